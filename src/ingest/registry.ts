@@ -1,0 +1,20 @@
+/** Connector implementations by type. Adding a connector = one line here (see connectors/README.md). */
+import type { Connector } from './contract';
+import { oneRosterCsv } from '../../connectors/oneroster-csv';
+
+const REGISTRY: Record<string, Connector<never>> = {
+  'oneroster-csv': oneRosterCsv as Connector<never>,
+};
+
+/** Registers an implementation (tests, and plugins loaded at start-up). */
+export function registerConnector(type: string, impl: Connector<never>): void {
+  REGISTRY[type] = impl;
+}
+
+export function connectorTypes(): string[] {
+  return Object.keys(REGISTRY);
+}
+
+export function getConnector(type: string): Connector<Record<string, unknown>> | undefined {
+  return REGISTRY[type] as Connector<Record<string, unknown>> | undefined;
+}

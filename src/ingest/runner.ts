@@ -1,0 +1,332 @@
+/**
+ * The connector runtime: one sync run of one connector. The core, not the connector, owns everything that must
+ * hold whatever a connector does:
+ *  - one run per connector at a time (a lock row with a heartbeat, valid across processes);
+ *  - each page and its cursor commit in one transaction (a crash re-reads at most one page; re-running changes nothing);
+ *  - every bad row lands in the reject report with its location and reason;
+ *  - full-refresh deletes are mark-and-sweep behind guardrails: no sweep when a stream returned nothing or when more
+ *    than `maxDeleteShare` of a type's records would vanish — the run ends `needs_review` and an operator approves it;
+ *  - a dry run computes the same counts and writes no data.
+ */
+import os from 'node:os';
+import { randomBytes } from 'node:crypto';
+import type { Db } from '../store/db';
+import type { LoadedConfig } from '../core/config';
+import { findConnector, resolveSettings } from '../core/config';
+import { HubError, toHubError } from '../core/errors';
+import { silentLogger, type Logger } from '../core/logger';
+import type { Cursor, EntityType, Reject, StreamPlan, SyncMode } from './contract';
+import { getConnector } from './registry';
+import { ingestTx } from '../normalize/ports';
+import { addCounts, writePage, zeroCounts, type PageCounts, type WriteContext } from '../normalize/page-writer';
+import { nowIso } from '../normalize/canonical';
+
+export type RunStatus = 'running' | 'succeeded' | 'failed' | 'needs_review' | 'cancelled';
+export type RunTrigger = 'manual' | 'schedule' | 'api' | 'startup';
+
+export interface StreamReport {
+  stream: string;
+  mode: SyncMode;
+  skipped?: string;
+  counts: PageCounts;
+}
+
+export interface SweepReview {
+  reason: string;
+  maxDeleteShare: number;
+  types: { type: EntityType; stream: string; before: number; vanishing: number; share: number; emptySource: boolean }[];
+}
+
+export interface RunSummary {
+  id: string;
+  tenantId: string;
+  connectorId: string;
+  status: RunStatus;
+  dryRun: boolean;
+  counts: PageCounts;
+  streams: StreamReport[];
+  review?: SweepReview;
+  error?: { code: string; message: string; details: unknown[] };
+  durationMs: number;
+  /** The first rejects (all of them are in the store's reject report). */
+  rejects: StoredRejectView[];
+}
+
+export interface StoredRejectView {
+  stream: string;
+  location: string;
+  field?: string | null;
+  code: string;
+  reason: string;
+}
+
+export interface SyncOptions {
+  tenantId: string;
+  connectorId: string;
+  trigger?: RunTrigger;
+  dryRun?: boolean;
+  log?: Logger;
+  signal?: AbortSignal;
+  /** Called after every committed page (progress bars, tests that crash mid-run). */
+  onPage?: (p: { stream: string; pages: number; counts: PageCounts }) => void | Promise<void>;
+}
+
+export interface RuntimeDeps {
+  db: Db;
+  config: LoadedConfig;
+  log?: Logger;
+}
+
+/** A lock whose heartbeat is older than this belongs to a dead process and may be taken over. */
+export const LOCK_STALE_MS = 10 * 60 * 1000;
+const REPORTED_REJECTS = 100;
+
+export function newRunId(): string {
+  return `run_${Date.now().toString(36).padStart(9, '0')}${randomBytes(5).toString('hex')}`;
+}
+
+const owner = () => `${os.hostname()}:${process.pid}`;
+
+async function acquireLock(db: Db, tenantId: string, connectorId: string, runId: string): Promise<void> {
+  const at = nowIso();
+  await db.knex('connector_locks').insert({ tenant_id: tenantId, connector_id: connectorId, run_id: runId, owner: owner(), acquired_at: at, heartbeat_at: at }).onConflict(['tenant_id', 'connector_id']).ignore();
+  const row = await db.knex('connector_locks').where({ tenant_id: tenantId, connector_id: connectorId }).first();
+  if (row?.run_id === runId) return;
+  if (row && Date.now() - Date.parse(row.heartbeat_at) > LOCK_STALE_MS) {
+    const taken = await db.knex('connector_locks').where({ tenant_id: tenantId, connector_id: connectorId, run_id: row.run_id }).update({ run_id: runId, owner: owner(), acquired_at: at, heartbeat_at: at });
+    if (taken === 1) {
+      await db.knex('runs').where({ id: row.run_id, status: 'running' }).update({
+        status: 'failed', finished_at: at,
+        error: JSON.stringify({ code: 'internal_error', message: `the process running it (${row.owner}) stopped without finishing; its committed pages are kept`, details: [] }),
+      });
+      return;
+    }
+  }
+  throw new HubError('connector_busy', `Connector '${connectorId}' of tenant '${tenantId}' is already running (run ${row?.run_id ?? '?'}).`, [{ path: 'runId', message: String(row?.run_id) }]);
+}
+
+async function releaseLock(db: Db, tenantId: string, connectorId: string, runId: string): Promise<void> {
+  await db.knex('connector_locks').where({ tenant_id: tenantId, connector_id: connectorId, run_id: runId }).delete();
+}
+
+async function loadCursors(db: Db, tenantId: string, connectorId: string): Promise<Record<string, Cursor | undefined>> {
+  const rows = await db.knex('connector_state').where({ tenant_id: tenantId, connector_id: connectorId });
+  return Object.fromEntries(rows.map((r: { stream: string; cursor: string | null }) => [r.stream, r.cursor ? (JSON.parse(r.cursor) as Cursor) : undefined]));
+}
+
+export async function runSync(deps: RuntimeDeps, opts: SyncOptions): Promise<RunSummary> {
+  const { db, config } = deps;
+  const log = (opts.log ?? deps.log ?? silentLogger).child({ tenant: opts.tenantId, connector: opts.connectorId });
+  const { connector: cc, index } = findConnector(config.config, opts.tenantId, opts.connectorId);
+  const impl = getConnector(cc.type);
+  if (!impl) throw new HubError('connector_unknown', `No implementation is registered for connector type '${cc.type}'.`);
+  const settings = resolveSettings(impl.manifest, cc.settings, `$.tenants[${index[0]}].connectors[${index[1]}].settings`);
+  const maxDeleteShare = cc.sweep?.maxDeleteShare ?? 0.1;
+  const dryRun = !!opts.dryRun;
+
+  const runId = newRunId();
+  const startedAt = nowIso();
+  const t0 = Date.now();
+  await acquireLock(db, opts.tenantId, opts.connectorId, runId);
+  await db.knex('runs').insert({
+    id: runId, tenant_id: opts.tenantId, connector_id: opts.connectorId, connector_type: cc.type, status: 'running',
+    trigger: opts.trigger ?? 'manual', dry_run: dryRun, started_at: startedAt,
+  });
+  log.info({ runId, dryRun }, 'sync started');
+
+  const streams: StreamReport[] = [];
+  let total = zeroCounts();
+  const reported: StoredRejectView[] = [];
+  const overlay: WriteContext['overlay'] = dryRun ? { created: new Map(), seen: new Map() } : undefined;
+  const controller = new AbortController();
+  const onAbort = () => controller.abort();
+  opts.signal?.addEventListener('abort', onAbort);
+  const base = { tenantId: opts.tenantId, connectorId: opts.connectorId, baseDir: config.baseDir, log, signal: controller.signal };
+  let status: RunStatus = 'succeeded';
+  let review: SweepReview | undefined;
+  let error: HubError | undefined;
+
+  try {
+    const cursors = await loadCursors(db, opts.tenantId, opts.connectorId);
+    const plan: StreamPlan[] = await impl.plan(settings, { ...base, cursors });
+    const order = impl.manifest.streams.map((s) => s.name);
+    plan.sort((a, b) => order.indexOf(a.stream) - order.indexOf(b.stream));
+
+    for (const p of plan) {
+      const report: StreamReport = { stream: p.stream, mode: p.mode, counts: zeroCounts() };
+      streams.push(report);
+      if (p.skip) {
+        report.skipped = p.skip;
+        continue;
+      }
+      let pages = 0;
+      for await (const page of impl.read(p.stream, settings, { ...base, mode: p.mode, cursor: cursors[p.stream] })) {
+        if (controller.signal.aborted) throw new HubError('internal_error', 'The run was cancelled.');
+        const at = nowIso();
+        const wctx: WriteContext = { tenantId: opts.tenantId, connectorId: opts.connectorId, runId, at, dryRun, overlay };
+        const counts = await db.knex.transaction(async (trx) => {
+          const tx = await ingestTx(db.dialect, trx);
+          const res = await writePage(tx, wctx, page.records, page.rejects);
+          if (res.rejects.length) await insertRejects(trx, opts.tenantId, runId, p.stream, res.rejects);
+          if (!dryRun && page.cursor) {
+            await trx('connector_state')
+              .insert({ tenant_id: opts.tenantId, connector_id: opts.connectorId, stream: p.stream, cursor: JSON.stringify(page.cursor), updated_at: at })
+              .onConflict(['tenant_id', 'connector_id', 'stream']).merge(['cursor', 'updated_at']);
+          }
+          await trx('runs').where({ id: runId }).increment({
+            read_count: res.counts.read, inserted_count: res.counts.inserted, updated_count: res.counts.updated,
+            unchanged_count: res.counts.unchanged, deleted_count: res.counts.deleted, rejected_count: res.counts.rejected,
+          });
+          await trx('connector_locks').where({ tenant_id: opts.tenantId, connector_id: opts.connectorId, run_id: runId }).update({ heartbeat_at: at });
+          for (const r of res.rejects) if (reported.length < REPORTED_REJECTS) reported.push({ stream: p.stream, location: r.location, field: r.field, code: r.code, reason: r.reason });
+          return res.counts;
+        });
+        pages++;
+        report.counts = addCounts(report.counts, counts);
+        total = addCounts(total, counts);
+        await opts.onPage?.({ stream: p.stream, pages, counts: total });
+      }
+    }
+
+    // Mark-and-sweep for the streams read in full.
+    const full = streams.filter((s) => s.mode === 'full' && !s.skipped);
+    const decl = new Map(impl.manifest.streams.map((s) => [s.name, s.entities]));
+    const candidates = full.flatMap((s) => (decl.get(s.stream) ?? []).map((type) => ({ type, stream: s.stream, empty: s.counts.read === 0 })));
+    if (candidates.length) {
+      const check = await assessSweep(db, opts.tenantId, opts.connectorId, runId, startedAt, candidates, maxDeleteShare, overlay);
+      if (check.refused) {
+        status = 'needs_review';
+        review = check.review;
+        log.warn({ runId, review: check.review.types.map((t) => ({ type: t.type, vanishing: t.vanishing, share: t.share })) }, 'sweep refused: run needs review');
+      } else if (!dryRun) {
+        const deleted = await sweep(db, opts.tenantId, opts.connectorId, runId, check.review.types.map((t) => t.type), 'sweep');
+        total.deleted += deleted;
+      } else {
+        total.deleted += check.review.types.reduce((n, t) => n + t.vanishing, 0);
+      }
+      if (dryRun && check.refused) review = check.review;
+    }
+  } catch (e) {
+    error = toHubError(e);
+    status = 'failed';
+    log.error({ runId, code: error.code, err: error.kind === 'system' ? (e as Error).stack : undefined }, `sync failed: ${error.message}`);
+  } finally {
+    opts.signal?.removeEventListener('abort', onAbort);
+  }
+
+  const durationMs = Date.now() - t0;
+  try {
+    await db.knex('runs').where({ id: runId }).update({
+      status, finished_at: nowIso(), duration_ms: durationMs, deleted_count: total.deleted,
+      streams: JSON.stringify(streams), review: review ? JSON.stringify(review) : null, error: error ? JSON.stringify(error.toJSON()) : null,
+    });
+  } finally {
+    await releaseLock(db, opts.tenantId, opts.connectorId, runId);
+  }
+  log.info({ runId, status, durationMs, ...total }, 'sync finished');
+  return {
+    id: runId, tenantId: opts.tenantId, connectorId: opts.connectorId, status, dryRun, counts: total, streams, review,
+    error: error?.toJSON(), durationMs, rejects: reported,
+  };
+}
+
+async function insertRejects(trx: import('knex').Knex.Transaction, tenantId: string, runId: string, stream: string, rejects: (Reject & { code: string })[]) {
+  const rows = rejects.map((r) => ({
+    tenant_id: tenantId, run_id: runId, stream, location: r.location.slice(0, 300), field: r.field?.slice(0, 200) ?? null,
+    code: r.code, reason: r.reason, raw: r.raw === undefined ? null : JSON.stringify(r.raw),
+  }));
+  for (let i = 0; i < rows.length; i += 500) await trx('run_rejects').insert(rows.slice(i, i + 500));
+}
+
+async function assessSweep(
+  db: Db, tenantId: string, connectorId: string, runId: string, startedAt: string,
+  candidates: { type: EntityType; stream: string; empty: boolean }[], maxDeleteShare: number, overlay: WriteContext['overlay'],
+): Promise<{ refused: boolean; review: SweepReview }> {
+  const types: SweepReview['types'] = [];
+  for (const c of candidates) {
+    const live = db.knex('source_records').where({ tenant_id: tenantId, connector_id: connectorId, entity_type: c.type }).whereNull('deleted_at');
+    const before = Number((await live.clone().where('first_seen_at', '<', startedAt).count({ n: '*' }))[0].n);
+    let vanishing: number;
+    if (overlay) {
+      const seen = overlay.seen.get(c.type) ?? new Set<string>();
+      const ids = (await live.clone().select('source_id')) as { source_id: string }[];
+      vanishing = ids.filter((r) => !seen.has(r.source_id)).length;
+    } else {
+      vanishing = Number((await live.clone().whereNot('last_run_id', runId).count({ n: '*' }))[0].n);
+    }
+    types.push({ type: c.type, stream: c.stream, before, vanishing, share: before ? vanishing / before : 0, emptySource: c.empty && before > 0 });
+  }
+  const empty = types.filter((t) => t.emptySource);
+  const over = types.filter((t) => t.vanishing > 0 && t.share > maxDeleteShare);
+  const reasons: string[] = [];
+  if (empty.length) reasons.push(`the source returned nothing for ${empty.map((t) => t.stream).join(', ')}`);
+  if (over.length) reasons.push(over.map((t) => `${t.vanishing} of ${t.before} ${t.type} records (${(t.share * 100).toFixed(1)}%) would be deleted`).join('; ') + ` — more than the allowed ${(maxDeleteShare * 100).toFixed(0)}%`);
+  return { refused: reasons.length > 0, review: { reason: reasons.join('; ') || 'within limits', maxDeleteShare, types } };
+}
+
+/** Deletes (soft) the live source records of these types not seen by `runId`, with their unified records. */
+async function sweep(db: Db, tenantId: string, connectorId: string, runId: string, types: EntityType[], cause: string): Promise<number> {
+  let deleted = 0;
+  for (const type of types) {
+    for (;;) {
+      const n = await db.knex.transaction(async (trx) => {
+        const rows = (await trx('source_records').select('source_id', 'unified_id')
+          .where({ tenant_id: tenantId, connector_id: connectorId, entity_type: type }).whereNull('deleted_at').whereNot('last_run_id', runId)
+          .orderBy('source_id').limit(1000)) as { source_id: string; unified_id: string }[];
+        if (!rows.length) return 0;
+        const at = nowIso();
+        const tx = await ingestTx(db.dialect, trx);
+        const first = await tx.allocateSeq(tenantId, rows.length);
+        await trx('source_records').where({ tenant_id: tenantId, connector_id: connectorId, entity_type: type }).whereIn('source_id', rows.map((r) => r.source_id)).update({ deleted_at: at });
+        for (const [i, r] of rows.entries()) await tx.markDeleted(tenantId, type, r.unified_id, first + i, at);
+        await tx.insertChanges(rows.map((r, i) => ({ tenant_id: tenantId, seq: first + i, entity_type: type, entity_id: r.unified_id, op: 'delete' as const, at, run_id: runId, cause, diff: null })));
+        return rows.length;
+      });
+      deleted += n;
+      if (n === 0) break;
+    }
+  }
+  return deleted;
+}
+
+/**
+ * Approves the sweep a run held back. Only the connector's latest run can be approved (a newer run has newer marks),
+ * and the deletions are exactly the records that run did not see.
+ */
+export async function approveRun(deps: RuntimeDeps, tenantId: string, runId: string, by: string): Promise<RunSummary> {
+  const { db } = deps;
+  const run = await db.knex('runs').where({ id: runId, tenant_id: tenantId }).first();
+  if (!run) throw new HubError('run_not_found', `No run '${runId}' in tenant '${tenantId}'.`);
+  if (run.status !== 'needs_review' || run.dry_run === 1 || run.dry_run === true) {
+    throw new HubError('run_not_reviewable', `Run '${runId}' is ${run.dry_run ? 'a dry run' : `'${run.status}'`}, not waiting for review.`);
+  }
+  const latest = await db.knex('runs').where({ tenant_id: tenantId, connector_id: run.connector_id, dry_run: false }).orderBy('started_at', 'desc').orderBy('id', 'desc').first();
+  if (latest.id !== runId) throw new HubError('run_not_reviewable', `Run '${runId}' has been superseded by run '${latest.id}'; approve that one instead.`);
+  const review = JSON.parse(run.review) as SweepReview;
+  await acquireLock(db, tenantId, run.connector_id, runId);
+  try {
+    const deleted = await sweep(db, tenantId, run.connector_id, runId, review.types.map((t) => t.type), 'approved_sweep');
+    await db.knex('runs').where({ id: runId }).update({ status: 'succeeded', reviewed_by: by, reviewed_at: nowIso(), deleted_count: Number(run.deleted_count) + deleted });
+  } finally {
+    await releaseLock(db, tenantId, run.connector_id, runId);
+  }
+  return getRunSummary(db, tenantId, runId);
+}
+
+export async function getRunSummary(db: Db, tenantId: string, runId: string): Promise<RunSummary> {
+  const r = await db.knex('runs').where({ id: runId, tenant_id: tenantId }).first();
+  if (!r) throw new HubError('run_not_found', `No run '${runId}' in tenant '${tenantId}'.`);
+  const rejects = await db.knex('run_rejects').where({ run_id: runId }).orderBy('id').limit(REPORTED_REJECTS);
+  return runRowToSummary(r, rejects);
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export function runRowToSummary(r: any, rejects: any[] = []): RunSummary {
+  return {
+    id: r.id, tenantId: r.tenant_id, connectorId: r.connector_id, status: r.status, dryRun: !!r.dry_run,
+    counts: { read: Number(r.read_count), inserted: Number(r.inserted_count), updated: Number(r.updated_count), unchanged: Number(r.unchanged_count), deleted: Number(r.deleted_count), rejected: Number(r.rejected_count) },
+    streams: r.streams ? JSON.parse(r.streams) : [], review: r.review ? JSON.parse(r.review) : undefined,
+    error: r.error ? JSON.parse(r.error) : undefined, durationMs: r.duration_ms ?? Date.now() - Date.parse(r.started_at),
+    rejects: rejects.map((x) => ({ stream: x.stream, location: x.location, field: x.field, code: x.code, reason: x.reason })),
+  };
+}

@@ -1,0 +1,274 @@
+/**
+ * Normalize one page: validate each record against its unified schema, translate source references into unified
+ * ids, decide insert / update / unchanged / delete by content hash, and write records, landing rows, change-log
+ * entries (with field diffs) — all inside the caller's transaction. The decision logic is dialect-free; ports.ts
+ * does the writing.
+ */
+import type { EntityType, Reject, SourceRecord } from '../ingest/contract';
+import { ajvDetails, entityValidator, refFields } from '../core/schemas';
+import { canonicalJson, diffRecords, hashOf, unifiedIdFor } from './canonical';
+import type { ChangeRow, IngestTx, RecordRow, SourceRow } from './ports';
+
+export interface PageCounts {
+  read: number;
+  inserted: number;
+  updated: number;
+  unchanged: number;
+  deleted: number;
+  rejected: number;
+}
+
+export const zeroCounts = (): PageCounts => ({ read: 0, inserted: 0, updated: 0, unchanged: 0, deleted: 0, rejected: 0 });
+
+export function addCounts(a: PageCounts, b: PageCounts): PageCounts {
+  return {
+    read: a.read + b.read,
+    inserted: a.inserted + b.inserted,
+    updated: a.updated + b.updated,
+    unchanged: a.unchanged + b.unchanged,
+    deleted: a.deleted + b.deleted,
+    rejected: a.rejected + b.rejected,
+  };
+}
+
+export interface WriteContext {
+  tenantId: string;
+  connectorId: string;
+  runId: string;
+  at: string;
+  dryRun: boolean;
+  /**
+   * Dry runs write nothing, so records they would create are remembered here (type -> sourceId -> unified id) for
+   * later pages' references and duplicate checks; `seen` holds what a dry run saw, for its sweep estimate.
+   */
+  overlay?: { created: Map<string, Map<string, string>>; seen: Map<string, Set<string>> };
+}
+
+export interface PageResult {
+  counts: PageCounts;
+  rejects: (Reject & { code: NonNullable<Reject['code']> })[];
+}
+
+type StoredReject = PageResult['rejects'][number];
+
+function reject(rec: SourceRecord, code: StoredReject['code'], reason: string, field?: string): StoredReject {
+  return { location: rec.location ?? `${rec.type}:${rec.sourceId}`, field, reason, code, raw: rec.raw, sourceId: rec.sourceId };
+}
+
+/**
+ * Writes a page. Records of several types may be mixed; within a type they are handled in page order, so a record
+ * may refer to one earlier in the same page.
+ */
+export async function writePage(tx: IngestTx, ctx: WriteContext, records: SourceRecord[], connectorRejects: Reject[] = []): Promise<PageResult> {
+  const counts = zeroCounts();
+  counts.read = records.length + connectorRejects.length;
+  const rejects: StoredReject[] = connectorRejects.map((r) => ({ ...r, code: r.code ?? 'row_malformed' }));
+  counts.rejected = rejects.length;
+
+  // 1. What is already stored, for every record and every reference in the page (one lookup per key).
+  const byType = new Map<EntityType, SourceRecord[]>();
+  for (const r of records) {
+    let list = byType.get(r.type);
+    if (!list) byType.set(r.type, (list = []));
+    list.push(r);
+  }
+  const existing = new Map<EntityType, Awaited<ReturnType<IngestTx['findSources']>>>();
+  const refIds = new Map<EntityType, Set<string>>();
+  for (const [type, list] of byType) {
+    existing.set(type, await tx.findSources(ctx.tenantId, ctx.connectorId, type, list.map((r) => r.sourceId)));
+    for (const rf of refFields(type)) {
+      let set = refIds.get(rf.target);
+      if (!set) refIds.set(rf.target, (set = new Set()));
+      for (const r of list) {
+        const v = r.data[rf.field];
+        if (typeof v === 'string') set.add(v);
+        else if (Array.isArray(v)) for (const x of v) if (typeof x === 'string') set.add(x);
+      }
+    }
+  }
+  const resolved = new Map<EntityType, Map<string, string>>();
+  for (const [type, ids] of refIds) resolved.set(type, await tx.resolveRefs(ctx.tenantId, ctx.connectorId, type, [...ids]));
+
+  // Rejected rows whose record is stored still count as seen: a bad row must not make a full refresh delete it.
+  const touchedByReject = new Map<string, string[]>();
+  const markSeen = (type: string, sourceId: string) => {
+    let l = touchedByReject.get(type);
+    if (!l) touchedByReject.set(type, (l = []));
+    l.push(sourceId);
+  };
+  for (const r of connectorRejects) {
+    if (!r.sourceId) continue;
+    for (const type of byType.keys()) markSeen(type, r.sourceId);
+  }
+
+  const sourceRows: SourceRow[] = [];
+  const recordRows: RecordRow[] = [];
+  const changes: Omit<ChangeRow, 'seq'>[] = [];
+  const touch = new Map<string, string[]>();
+  const pendingUpdates: { row: RecordRow; change: Omit<ChangeRow, 'seq'>; data: Record<string, unknown> }[] = [];
+  const seenInPage = new Set<string>();
+  const deletions: { type: string; id: string }[] = [];
+
+  for (const [type, list] of byType) {
+    const stored = existing.get(type)!;
+    const validate = entityValidator(type);
+    const refs = refFields(type);
+    const createdInRun = ctx.overlay?.created.get(type);
+    const live = (target: EntityType, sourceId: string): string | undefined =>
+      resolved.get(target)?.get(sourceId) ?? ctx.overlay?.created.get(target)?.get(sourceId);
+
+    for (const rec of list) {
+      const key = `${type}\u0000${rec.sourceId}`;
+      const prev = stored.get(rec.sourceId);
+      const seenBefore = seenInPage.has(key) || prev?.lastRunId === ctx.runId || (ctx.overlay?.seen.get(type)?.has(rec.sourceId) ?? false);
+      if (seenBefore) {
+        rejects.push(reject(rec, 'record_invalid', `duplicate ${type} '${rec.sourceId}': the source supplied it twice in one run; the first one was kept`, 'sourceId'));
+        continue;
+      }
+      seenInPage.add(key);
+      ctx.overlay?.seen.get(type)?.add(rec.sourceId) ?? ctx.overlay?.seen.set(type, new Set([rec.sourceId]));
+
+      if (rec.deleted) {
+        if (prev && !prev.deleted) {
+          counts.deleted++;
+          sourceRows.push(sourceRow(ctx, rec, prev.unifiedId, prev.hash, ctx.at));
+          deletions.push({ type, id: prev.unifiedId });
+          changes.push(change(ctx, type, prev.unifiedId, 'delete', 'sync', null));
+          resolved.get(type)?.delete(rec.sourceId);
+        } else {
+          counts.unchanged++;
+          if (prev) pushTouch(touch, type, rec.sourceId);
+        }
+        continue;
+      }
+
+      // References: source ids -> unified ids.
+      const data: Record<string, unknown> = { ...rec.data };
+      let refProblem: StoredReject | undefined;
+      for (const rf of refs) {
+        const v = data[rf.field];
+        if (v === undefined) continue;
+        if (rf.many && Array.isArray(v)) {
+          const ids: string[] = [];
+          for (const x of v) {
+            const u = typeof x === 'string' ? live(rf.target, x) : undefined;
+            if (!u) {
+              refProblem = reject(rec, 'reference_unresolved', `${rf.field} refers to ${rf.target} '${String(x)}', which this source has not supplied (or has deleted)`, rf.field);
+              break;
+            }
+            ids.push(u);
+          }
+          data[rf.field] = ids;
+        } else if (typeof v === 'string') {
+          const u = live(rf.target, v);
+          if (!u) refProblem = reject(rec, 'reference_unresolved', `${rf.field} refers to ${rf.target} '${v}', which this source has not supplied (or has deleted)`, rf.field);
+          else data[rf.field] = u;
+        }
+        if (refProblem) break;
+      }
+      if (refProblem) {
+        rejects.push(refProblem);
+        if (prev) pushTouch(touch, type, rec.sourceId);
+        continue;
+      }
+
+      const unifiedId = prev?.unifiedId ?? createdInRun?.get(rec.sourceId) ?? unifiedIdFor(ctx.tenantId, ctx.connectorId, type, rec.sourceId);
+      data.id = unifiedId;
+      if (!validate(data)) {
+        const details = ajvDetails(validate.errors);
+        rejects.push(reject(rec, 'record_invalid', details.map((d) => `${d.path} ${d.message}`).join('; '), details[0]?.path));
+        if (prev) pushTouch(touch, type, rec.sourceId);
+        continue;
+      }
+      const json = canonicalJson(data);
+      const hash = hashOf(json);
+
+      if (prev && !prev.deleted && prev.hash === hash) {
+        counts.unchanged++;
+        pushTouch(touch, type, rec.sourceId);
+        continue;
+      }
+      sourceRows.push(sourceRow(ctx, rec, unifiedId, hash, null));
+      const row: RecordRow = {
+        tenant_id: ctx.tenantId, entity_type: type, id: unifiedId, data: json, hash,
+        created_seq: 0, updated_seq: 0, created_at: ctx.at, updated_at: ctx.at, deleted_at: null,
+      };
+      if (!prev) {
+        counts.inserted++;
+        recordRows.push(row);
+        changes.push(change(ctx, type, unifiedId, 'create', 'sync', null));
+        if (ctx.overlay) {
+          let m = ctx.overlay.created.get(type);
+          if (!m) ctx.overlay.created.set(type, (m = new Map()));
+          m.set(rec.sourceId, unifiedId);
+        }
+        // Later records in this page may refer to this one.
+        let m = resolved.get(type);
+        if (!m) resolved.set(type, (m = new Map()));
+        m.set(rec.sourceId, unifiedId);
+      } else {
+        counts.updated++;
+        pendingUpdates.push({ row, change: change(ctx, type, unifiedId, prev.deleted ? 'restore' : 'update', 'sync', null), data });
+        let m = resolved.get(type);
+        if (!m) resolved.set(type, (m = new Map()));
+        m.set(rec.sourceId, unifiedId);
+      }
+    }
+  }
+  counts.rejected = rejects.length;
+
+  if (ctx.dryRun) return { counts, rejects };
+
+  // Field diffs for updates: the change log carries [old, new] so any past version can be rebuilt.
+  if (pendingUpdates.length) {
+    const byT = new Map<string, string[]>();
+    for (const u of pendingUpdates) (byT.get(u.row.entity_type) ?? byT.set(u.row.entity_type, []).get(u.row.entity_type)!).push(u.row.id);
+    const before = new Map<string, string>();
+    for (const [t, ids] of byT) for (const [id, d] of await tx.loadRecordData(ctx.tenantId, t, ids)) before.set(`${t}\u0000${id}`, d);
+    for (const u of pendingUpdates) {
+      const old = before.get(`${u.row.entity_type}\u0000${u.row.id}`);
+      u.change.diff = old ? JSON.stringify(diffRecords(JSON.parse(old) as Record<string, unknown>, u.data)) : null;
+      recordRows.push(u.row);
+      changes.push(u.change);
+    }
+  }
+
+  if (changes.length) {
+    const first = await tx.allocateSeq(ctx.tenantId, changes.length);
+    const seqOf = new Map<string, number>();
+    const rows = changes.map((c, i) => {
+      seqOf.set(`${c.entity_type}\u0000${c.entity_id}`, first + i);
+      return { ...c, seq: first + i };
+    });
+    for (const r of recordRows) {
+      const seq = seqOf.get(`${r.entity_type}\u0000${r.id}`)!;
+      r.updated_seq = seq;
+      r.created_seq = seq; // ignored by the upsert for rows that exist
+    }
+    await tx.upsertSources(sourceRows);
+    await tx.upsertRecords(recordRows);
+    for (const d of deletions) await tx.markDeleted(ctx.tenantId, d.type, d.id, seqOf.get(`${d.type}\u0000${d.id}`)!, ctx.at);
+    await tx.insertChanges(rows);
+  }
+  for (const [type, ids] of touch) await tx.touchSources(ctx.tenantId, ctx.connectorId, type, ids, ctx.runId, ctx.at);
+  for (const [type, ids] of touchedByReject) await tx.touchSources(ctx.tenantId, ctx.connectorId, type, ids, ctx.runId, ctx.at);
+  return { counts, rejects };
+}
+
+function pushTouch(m: Map<string, string[]>, type: string, id: string) {
+  const l = m.get(type);
+  if (l) l.push(id);
+  else m.set(type, [id]);
+}
+
+function sourceRow(ctx: WriteContext, rec: SourceRecord, unifiedId: string, hash: string, deletedAt: string | null): SourceRow {
+  return {
+    tenant_id: ctx.tenantId, connector_id: ctx.connectorId, entity_type: rec.type, source_id: rec.sourceId,
+    unified_id: unifiedId, hash, raw: rec.raw === undefined ? null : JSON.stringify(rec.raw), location: rec.location ?? null,
+    first_seen_at: ctx.at, last_seen_at: ctx.at, last_run_id: ctx.runId, deleted_at: deletedAt,
+  };
+}
+
+function change(ctx: WriteContext, type: string, id: string, op: ChangeRow['op'], cause: string, diff: string | null): Omit<ChangeRow, 'seq'> {
+  return { tenant_id: ctx.tenantId, entity_type: type, entity_id: id, op, at: ctx.at, run_id: ctx.runId, cause, diff };
+}

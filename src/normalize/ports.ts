@@ -1,0 +1,261 @@
+/**
+ * The few bulk operations the ingest hot path needs, inside one transaction, for each dialect. The logic that decides
+ * what to write lives once, in page-writer.ts; this file only says how to write it fast:
+ *  - SQLite: prepared statements on the transaction's own better-sqlite3 connection (~3x knex's batch inserts);
+ *  - PostgreSQL: multi-row statements through knex, chunked under the parameter limit.
+ */
+import type { Knex } from 'knex';
+import type BetterSqlite3 from 'better-sqlite3';
+import type { Dialect } from '../store/db';
+
+export interface ExistingSource {
+  unifiedId: string;
+  hash: string;
+  deleted: boolean;
+  lastRunId: string;
+}
+
+export interface SourceRow {
+  tenant_id: string;
+  connector_id: string;
+  entity_type: string;
+  source_id: string;
+  unified_id: string;
+  hash: string;
+  raw: string | null;
+  location: string | null;
+  first_seen_at: string;
+  last_seen_at: string;
+  last_run_id: string;
+  deleted_at: string | null;
+}
+
+export interface RecordRow {
+  tenant_id: string;
+  entity_type: string;
+  id: string;
+  data: string;
+  hash: string;
+  created_seq: number;
+  updated_seq: number;
+  created_at: string;
+  updated_at: string;
+  deleted_at: string | null;
+}
+
+export interface ChangeRow {
+  tenant_id: string;
+  seq: number;
+  entity_type: string;
+  entity_id: string;
+  op: 'create' | 'update' | 'delete' | 'restore';
+  at: string;
+  run_id: string | null;
+  cause: string | null;
+  diff: string | null;
+}
+
+export interface IngestTx {
+  readonly knex: Knex.Transaction;
+  findSources(tenantId: string, connectorId: string, type: string, sourceIds: string[]): Promise<Map<string, ExistingSource>>;
+  /** Unified ids of live (not deleted) source records. */
+  resolveRefs(tenantId: string, connectorId: string, type: string, sourceIds: string[]): Promise<Map<string, string>>;
+  loadRecordData(tenantId: string, type: string, ids: string[]): Promise<Map<string, string>>;
+  upsertSources(rows: SourceRow[]): Promise<void>;
+  touchSources(tenantId: string, connectorId: string, type: string, sourceIds: string[], runId: string, at: string): Promise<void>;
+  upsertRecords(rows: RecordRow[]): Promise<void>;
+  insertChanges(rows: ChangeRow[]): Promise<void>;
+  /** Soft-deletes a unified record: the last version stays readable (history, audits). */
+  markDeleted(tenantId: string, type: string, id: string, seq: number, at: string): Promise<void>;
+  /** Reserves n sequence numbers for the tenant; returns the first. Serialises writers per tenant (row lock). */
+  allocateSeq(tenantId: string, n: number): Promise<number>;
+}
+
+const SOURCE_COLS = ['tenant_id', 'connector_id', 'entity_type', 'source_id', 'unified_id', 'hash', 'raw', 'location', 'first_seen_at', 'last_seen_at', 'last_run_id', 'deleted_at'] as const;
+const RECORD_COLS = ['tenant_id', 'entity_type', 'id', 'data', 'hash', 'created_seq', 'updated_seq', 'created_at', 'updated_at', 'deleted_at'] as const;
+const CHANGE_COLS = ['tenant_id', 'seq', 'entity_type', 'entity_id', 'op', 'at', 'run_id', 'cause', 'diff'] as const;
+
+const SQL = {
+  findSource: `select unified_id, hash, deleted_at, last_run_id from source_records where tenant_id = ? and connector_id = ? and entity_type = ? and source_id = ?`,
+  upsertSource: `insert into source_records (${SOURCE_COLS.join(',')}) values (${SOURCE_COLS.map(() => '?').join(',')})
+    on conflict (tenant_id, connector_id, entity_type, source_id) do update set unified_id = excluded.unified_id, hash = excluded.hash,
+    raw = excluded.raw, location = excluded.location, last_seen_at = excluded.last_seen_at, last_run_id = excluded.last_run_id, deleted_at = excluded.deleted_at`,
+  touchSource: `update source_records set last_run_id = ?, last_seen_at = ? where tenant_id = ? and connector_id = ? and entity_type = ? and source_id = ?`,
+  upsertRecord: `insert into records (${RECORD_COLS.join(',')}) values (${RECORD_COLS.map(() => '?').join(',')})
+    on conflict (tenant_id, entity_type, id) do update set data = excluded.data, hash = excluded.hash, updated_seq = excluded.updated_seq,
+    updated_at = excluded.updated_at, deleted_at = excluded.deleted_at`,
+  loadRecord: `select data from records where tenant_id = ? and entity_type = ? and id = ?`,
+  insertChange: `insert into change_log (${CHANGE_COLS.join(',')}) values (${CHANGE_COLS.map(() => '?').join(',')})`,
+  markDeleted: `update records set deleted_at = ?, updated_seq = ?, updated_at = ? where tenant_id = ? and entity_type = ? and id = ?`,
+  allocateSeq: `update tenant_sequences set last_seq = last_seq + ? where tenant_id = ? returning last_seq`,
+};
+
+type Stmts = { [K in keyof typeof SQL]: BetterSqlite3.Statement };
+const stmtCache = new WeakMap<BetterSqlite3.Database, Stmts>();
+
+function sqliteStatements(conn: BetterSqlite3.Database): Stmts {
+  let s = stmtCache.get(conn);
+  if (!s) {
+    s = Object.fromEntries(Object.entries(SQL).map(([k, sql]) => [k, conn.prepare(sql)])) as Stmts;
+    stmtCache.set(conn, s);
+  }
+  return s;
+}
+
+class SqliteIngestTx implements IngestTx {
+  constructor(
+    readonly knex: Knex.Transaction,
+    private readonly s: Stmts,
+  ) {}
+
+  async findSources(tenantId: string, connectorId: string, type: string, sourceIds: string[]) {
+    const out = new Map<string, ExistingSource>();
+    for (const id of sourceIds) {
+      const r = this.s.findSource.get(tenantId, connectorId, type, id) as
+        | { unified_id: string; hash: string; deleted_at: string | null; last_run_id: string }
+        | undefined;
+      if (r) out.set(id, { unifiedId: r.unified_id, hash: r.hash, deleted: r.deleted_at !== null, lastRunId: r.last_run_id });
+    }
+    return out;
+  }
+
+  async resolveRefs(tenantId: string, connectorId: string, type: string, sourceIds: string[]) {
+    const out = new Map<string, string>();
+    for (const id of sourceIds) {
+      const r = this.s.findSource.get(tenantId, connectorId, type, id) as { unified_id: string; deleted_at: string | null } | undefined;
+      if (r && r.deleted_at === null) out.set(id, r.unified_id);
+    }
+    return out;
+  }
+
+  async loadRecordData(tenantId: string, type: string, ids: string[]) {
+    const out = new Map<string, string>();
+    for (const id of ids) {
+      const r = this.s.loadRecord.get(tenantId, type, id) as { data: string } | undefined;
+      if (r) out.set(id, r.data);
+    }
+    return out;
+  }
+
+  async upsertSources(rows: SourceRow[]) {
+    for (const r of rows) this.s.upsertSource.run(SOURCE_COLS.map((c) => r[c]));
+  }
+
+  async touchSources(tenantId: string, connectorId: string, type: string, sourceIds: string[], runId: string, at: string) {
+    for (const id of sourceIds) this.s.touchSource.run(runId, at, tenantId, connectorId, type, id);
+  }
+
+  async upsertRecords(rows: RecordRow[]) {
+    for (const r of rows) this.s.upsertRecord.run(RECORD_COLS.map((c) => r[c]));
+  }
+
+  async insertChanges(rows: ChangeRow[]) {
+    for (const r of rows) this.s.insertChange.run(CHANGE_COLS.map((c) => r[c]));
+  }
+
+  async markDeleted(tenantId: string, type: string, id: string, seq: number, at: string) {
+    this.s.markDeleted.run(at, seq, at, tenantId, type, id);
+  }
+
+  async allocateSeq(tenantId: string, n: number) {
+    const r = this.s.allocateSeq.get(n, tenantId) as { last_seq: number } | undefined;
+    if (!r) throw new Error(`tenant ${tenantId} has no sequence row`);
+    return Number(r.last_seq) - n + 1;
+  }
+}
+
+const PG_CHUNK = 1000;
+
+function chunks<T>(xs: T[], n = PG_CHUNK): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < xs.length; i += n) out.push(xs.slice(i, i + n));
+  return out;
+}
+
+class PgIngestTx implements IngestTx {
+  constructor(readonly knex: Knex.Transaction) {}
+
+  async findSources(tenantId: string, connectorId: string, type: string, sourceIds: string[]) {
+    const out = new Map<string, ExistingSource>();
+    for (const part of chunks(sourceIds)) {
+      const rows = await this.knex('source_records')
+        .select('source_id', 'unified_id', 'hash', 'deleted_at', 'last_run_id')
+        .where({ tenant_id: tenantId, connector_id: connectorId, entity_type: type })
+        .whereIn('source_id', part);
+      for (const r of rows) out.set(r.source_id, { unifiedId: r.unified_id, hash: r.hash, deleted: r.deleted_at !== null, lastRunId: r.last_run_id });
+    }
+    return out;
+  }
+
+  async resolveRefs(tenantId: string, connectorId: string, type: string, sourceIds: string[]) {
+    const out = new Map<string, string>();
+    for (const part of chunks(sourceIds)) {
+      const rows = await this.knex('source_records')
+        .select('source_id', 'unified_id')
+        .where({ tenant_id: tenantId, connector_id: connectorId, entity_type: type })
+        .whereNull('deleted_at')
+        .whereIn('source_id', part);
+      for (const r of rows) out.set(r.source_id, r.unified_id);
+    }
+    return out;
+  }
+
+  async loadRecordData(tenantId: string, type: string, ids: string[]) {
+    const out = new Map<string, string>();
+    for (const part of chunks(ids)) {
+      const rows = await this.knex('records').select('id', 'data').where({ tenant_id: tenantId, entity_type: type }).whereIn('id', part);
+      for (const r of rows) out.set(r.id, r.data);
+    }
+    return out;
+  }
+
+  async upsertSources(rows: SourceRow[]) {
+    for (const part of chunks(rows)) {
+      await this.knex('source_records')
+        .insert(part)
+        .onConflict(['tenant_id', 'connector_id', 'entity_type', 'source_id'])
+        .merge(['unified_id', 'hash', 'raw', 'location', 'last_seen_at', 'last_run_id', 'deleted_at']);
+    }
+  }
+
+  async touchSources(tenantId: string, connectorId: string, type: string, sourceIds: string[], runId: string, at: string) {
+    for (const part of chunks(sourceIds, 5000)) {
+      await this.knex('source_records')
+        .update({ last_run_id: runId, last_seen_at: at })
+        .where({ tenant_id: tenantId, connector_id: connectorId, entity_type: type })
+        .whereIn('source_id', part);
+    }
+  }
+
+  async upsertRecords(rows: RecordRow[]) {
+    for (const part of chunks(rows)) {
+      await this.knex('records')
+        .insert(part)
+        .onConflict(['tenant_id', 'entity_type', 'id'])
+        .merge(['data', 'hash', 'updated_seq', 'updated_at', 'deleted_at']);
+    }
+  }
+
+  async insertChanges(rows: ChangeRow[]) {
+    for (const part of chunks(rows)) await this.knex('change_log').insert(part);
+  }
+
+  async markDeleted(tenantId: string, type: string, id: string, seq: number, at: string) {
+    await this.knex.raw(SQL.markDeleted, [at, seq, at, tenantId, type, id]);
+  }
+
+  async allocateSeq(tenantId: string, n: number) {
+    const r = await this.knex.raw(SQL.allocateSeq, [n, tenantId]);
+    const row = r.rows[0] as { last_seq: string | number } | undefined;
+    if (!row) throw new Error(`tenant ${tenantId} has no sequence row`);
+    return Number(row.last_seq) - n + 1;
+  }
+}
+
+export async function ingestTx(dialect: Dialect, trx: Knex.Transaction): Promise<IngestTx> {
+  if (dialect === 'sqlite') {
+    const conn = (await trx.client.acquireConnection()) as BetterSqlite3.Database;
+    return new SqliteIngestTx(trx, sqliteStatements(conn));
+  }
+  return new PgIngestTx(trx);
+}

@@ -1,0 +1,88 @@
+/**
+ * The store: SQLite (better-sqlite3) by default, PostgreSQL when a postgres:// URL is given. knex owns the schema
+ * (migrations in src/store/migrations) and ordinary queries; the ingest hot path uses prepared statements on SQLite
+ * and multi-row statements on PostgreSQL (src/normalize/ports.ts).
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import knexFactory, { type Knex } from 'knex';
+import { HubError } from '../core/errors';
+import { migrationSource } from './migrations';
+
+export type Dialect = 'sqlite' | 'pg';
+
+export interface Db {
+  knex: Knex;
+  dialect: Dialect;
+  /** Where it points, with any password removed: safe to print. */
+  description: string;
+  close(): Promise<void>;
+}
+
+export function isPostgresUrl(url: string): boolean {
+  return /^postgres(ql)?:\/\//.test(url);
+}
+
+export function redactUrl(url: string): string {
+  return url.replace(/\/\/([^:@/]+):([^@/]*)@/, '//$1:***@');
+}
+
+export interface OpenOptions {
+  /** A SQLite file path (or ':memory:') or a postgres:// URL. */
+  url: string;
+  /** PostgreSQL schema to use (tests use one per run). */
+  schema?: string;
+}
+
+export async function openDb(opts: OpenOptions): Promise<Db> {
+  const { url } = opts;
+  let knex: Knex;
+  let dialect: Dialect;
+  if (isPostgresUrl(url)) {
+    dialect = 'pg';
+    knex = knexFactory({
+      client: 'pg',
+      connection: { connectionString: url },
+      searchPath: opts.schema ? [opts.schema] : undefined,
+      pool: {
+        min: 0,
+        max: 10,
+        afterCreate: (conn: { query: (sql: string, cb: (err: Error | null) => void) => void }, done: (err: Error | null, conn: unknown) => void) => {
+          if (!opts.schema) return done(null, conn);
+          conn.query(`create schema if not exists "${opts.schema}"; set search_path to "${opts.schema}"`, (err) => done(err, conn));
+        },
+      },
+    });
+  } else {
+    dialect = 'sqlite';
+    if (url !== ':memory:') fs.mkdirSync(path.dirname(path.resolve(url)), { recursive: true });
+    knex = knexFactory({
+      client: 'better-sqlite3',
+      connection: { filename: url },
+      useNullAsDefault: true,
+      pool: {
+        afterCreate: (conn: { pragma: (s: string) => unknown }, done: (err: Error | null, conn: unknown) => void) => {
+          // WAL: readers never block the writer; NORMAL is durable across process crashes in WAL mode.
+          conn.pragma('journal_mode = WAL');
+          conn.pragma('synchronous = NORMAL');
+          conn.pragma('foreign_keys = ON');
+          conn.pragma('busy_timeout = 5000');
+          done(null, conn);
+        },
+      },
+    });
+  }
+  const description = dialect === 'pg' ? redactUrl(url) : `sqlite:${url}`;
+  try {
+    await knex.raw('select 1');
+  } catch (e) {
+    await knex.destroy().catch(() => undefined);
+    throw new HubError('database_unavailable', `Cannot connect to the database at ${description}: ${(e as Error).message}`, [], { cause: e });
+  }
+  return { knex, dialect, description, close: () => knex.destroy() };
+}
+
+export async function migrate(db: Db): Promise<string[]> {
+  const [, applied] = (await db.knex.migrate.latest({ migrationSource })) as [number, string[]];
+  return applied;
+}

@@ -1,0 +1,18 @@
+import type { Knex } from 'knex';
+import * as m001 from './001_foundation';
+
+interface Migration {
+  up(knex: Knex): Promise<void>;
+  down(knex: Knex): Promise<void>;
+}
+
+/** Migrations are listed here (not discovered on disk) so they work the same from src/ (tsx, jest) and dist/. */
+const MIGRATIONS: Record<string, Migration> = {
+  '001_foundation': m001,
+};
+
+export const migrationSource: Knex.MigrationSource<string> = {
+  getMigrations: async () => Object.keys(MIGRATIONS).sort(),
+  getMigrationName: (name) => name,
+  getMigration: async (name) => MIGRATIONS[name],
+};
