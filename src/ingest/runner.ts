@@ -67,6 +67,8 @@ export interface SyncOptions {
   dryRun?: boolean;
   log?: Logger;
   signal?: AbortSignal;
+  /** Called once the run is recorded (the API answers 202 with this id while the run goes on). */
+  onStart?: (runId: string) => void;
   /** Called after every committed page (progress bars, tests that crash mid-run). */
   onPage?: (p: { stream: string; pages: number; counts: PageCounts }) => void | Promise<void>;
 }
@@ -133,6 +135,7 @@ export async function runSync(deps: RuntimeDeps, opts: SyncOptions): Promise<Run
     trigger: opts.trigger ?? 'manual', dry_run: dryRun, started_at: startedAt,
   });
   log.info({ runId, dryRun }, 'sync started');
+  opts.onStart?.(runId);
 
   const streams: StreamReport[] = [];
   let total = zeroCounts();
