@@ -43,19 +43,24 @@ export async function generate(): Promise<string> {
       bannerComment: '',
       additionalProperties: false,
       strictIndexSignatures: true,
-      format: true,
+      format: false,
       style: { singleQuote: true, printWidth: 120 },
     });
     parts.push(ts.trim(), '');
   }
   const config = JSON.parse(fs.readFileSync(path.join(SCHEMAS_DIR, 'hub-config.schema.json'), 'utf8')) as Json;
   delete config.$id;
-  parts.push((await compile(config as never, 'HubConfig', { bannerComment: '', additionalProperties: false, style: { singleQuote: true, printWidth: 120 } })).trim(), '');
+  parts.push((await compile(config as never, 'HubConfig', { bannerComment: '', additionalProperties: false, format: false, style: { singleQuote: true, printWidth: 120 } })).trim(), '');
   return parts.join('\n');
 }
 
 if (require.main === module) {
   generate().then((src) => {
+    if (process.argv.includes('--check')) {
+      const stale = !fs.existsSync(OUT) || fs.readFileSync(OUT, 'utf8') !== src;
+      console.log(stale ? `${path.relative(PROJECT_ROOT, OUT)} is stale: run npm run gen:types` : 'types are up to date');
+      process.exit(stale ? 1 : 0);
+    }
     fs.writeFileSync(OUT, src);
     console.log(`wrote ${path.relative(PROJECT_ROOT, OUT)}`);
   });

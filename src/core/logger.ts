@@ -11,9 +11,9 @@ const REDACT = [
   'req.headers.cookie', '*.clientSecret', '*.raw', '*.data', '*.givenName', '*.familyName', '*.email', '*.birthDate',
 ];
 
-export function createLogger(opts: { level?: string; name?: string } = {}): Logger {
+export function createLogger(opts: { level?: string; name?: string; /** 1 = stdout (default), 2 = stderr */ fd?: 1 | 2 } = {}): Logger {
   const level = opts.level ?? process.env.LOG_LEVEL ?? (process.env.NODE_ENV === 'test' ? 'silent' : 'info');
-  return pino({ name: opts.name ?? 'hub', level, redact: { paths: REDACT, censor: '[redacted]' } });
+  return pino({ name: opts.name ?? 'hub', level, redact: { paths: REDACT, censor: '[redacted]' } }, pino.destination({ fd: opts.fd ?? 1, sync: true }));
 }
 
 /** A logger that drops everything: for tests and library use. */

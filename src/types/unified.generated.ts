@@ -5,422 +5,388 @@
  * A school year, semester, term or grading period.
  */
 export interface AcademicSession {
-  /**
-   * A unified id assigned by the hub (or, inside a connector, the source's own id).
-   */
-  id: string;
-  title: string;
-  type: ('gradingPeriod' | 'semester' | 'schoolYear' | 'term') | string;
-  /**
-   * ISO 8601 calendar date YYYY-MM-DD.
-   */
-  startDate: string;
-  /**
-   * ISO 8601 calendar date YYYY-MM-DD.
-   */
-  endDate: string;
-  /**
-   * The enclosing session.
-   */
-  parentId?: string;
-  /**
-   * The year the school year ends, e.g. 2026 for 2025-26.
-   */
-  schoolYear: string;
+/**
+ * A unified id assigned by the hub (or, inside a connector, the source's own id).
+ */
+id: string
+title: string
+type: (("gradingPeriod" | "semester" | "schoolYear" | "term") | string)
+/**
+ * ISO 8601 calendar date YYYY-MM-DD.
+ */
+startDate: string
+/**
+ * ISO 8601 calendar date YYYY-MM-DD.
+ */
+endDate: string
+/**
+ * The enclosing session.
+ */
+parentId?: string
+/**
+ * The year the school year ends, e.g. 2026 for 2025-26.
+ */
+schoolYear: string
 }
 
 /**
  * One entry of the append-only change log. `seq` increases monotonically per tenant.
  */
 export interface ChangeLogEntry {
-  seq: number;
-  tenantId: string;
-  entityType: string;
-  entityId: string;
-  op: 'create' | 'update' | 'delete' | 'restore';
-  at: string;
-  /**
-   * The sync run that caused the change, if any.
-   */
-  runId?: string | null;
-  /**
-   * What caused it: 'sync', 'sweep', 'approve', ...
-   */
-  cause?: string | null;
-  /**
-   * For updates: {field: [old, new]} of the changed fields. Applying diffs backwards from the current record yields any past version.
-   */
-  diff?: {
-    /**
-     * @minItems 2
-     * @maxItems 2
-     */
-    [k: string]: [unknown, unknown] | undefined;
-  } | null;
+seq: number
+tenantId: string
+entityType: string
+entityId: string
+op: ("create" | "update" | "delete" | "restore")
+at: string
+/**
+ * The sync run that caused the change, if any.
+ */
+runId?: (string | null)
+/**
+ * What caused it: 'sync', 'sweep', 'approve', ...
+ */
+cause?: (string | null)
+/**
+ * For updates: {field: [old, new]} of the changed fields. Applying diffs backwards from the current record yields any past version.
+ */
+diff?: ({
+/**
+ * @minItems 2
+ * @maxItems 2
+ */
+[k: string]: [unknown, unknown] | undefined
+} | null)
 }
 
 /**
  * A section of a course taught in given terms.
  */
 export interface Class {
-  /**
-   * A unified id assigned by the hub (or, inside a connector, the source's own id).
-   */
-  id: string;
-  title: string;
-  classCode?: string;
-  classType: ('homeroom' | 'scheduled') | string;
-  location?: string;
-  /**
-   * The course.
-   */
-  courseId: string;
-  /**
-   * The school.
-   */
-  schoolId: string;
-  /**
-   * @minItems 1
-   *
-   * Items: A term the class runs in.
-   */
-  termIds: [string, ...string[]];
-  grades?: string[];
-  subjects?: string[];
-  subjectCodes?: string[];
-  periods?: string[];
+/**
+ * A unified id assigned by the hub (or, inside a connector, the source's own id).
+ */
+id: string
+title: string
+classCode?: string
+classType: (("homeroom" | "scheduled") | string)
+location?: string
+/**
+ * The course.
+ */
+courseId: string
+/**
+ * The school.
+ */
+schoolId: string
+/**
+ * @minItems 1
+ * 
+ * Items: A term the class runs in.
+ */
+termIds: [string, ...(string)[]]
+grades?: string[]
+subjects?: string[]
+subjectCodes?: string[]
+periods?: string[]
 }
 
 export interface Course {
-  /**
-   * A unified id assigned by the hub (or, inside a connector, the source's own id).
-   */
-  id: string;
-  title: string;
-  courseCode?: string;
-  grades?: string[];
-  subjects?: string[];
-  subjectCodes?: string[];
-  /**
-   * The org that offers the course.
-   */
-  orgId: string;
-  /**
-   * The school year the course belongs to.
-   */
-  schoolYearId?: string;
+/**
+ * A unified id assigned by the hub (or, inside a connector, the source's own id).
+ */
+id: string
+title: string
+courseCode?: string
+grades?: string[]
+subjects?: string[]
+subjectCodes?: string[]
+/**
+ * The org that offers the course.
+ */
+orgId: string
+/**
+ * The school year the course belongs to.
+ */
+schoolYearId?: string
 }
 
 /**
  * Protected demographic data of a person. Readable only with the demographics scope.
  */
 export interface Demographics {
-  /**
-   * A unified id assigned by the hub (or, inside a connector, the source's own id).
-   */
-  id: string;
-  /**
-   * The person these demographics describe.
-   */
-  personId: string;
-  birthDate?: string;
-  sex?: ('male' | 'female' | 'unspecified' | 'other') | string;
-  americanIndianOrAlaskaNative?: boolean;
-  asian?: boolean;
-  blackOrAfricanAmerican?: boolean;
-  nativeHawaiianOrOtherPacificIslander?: boolean;
-  white?: boolean;
-  demographicRaceTwoOrMoreRaces?: boolean;
-  hispanicOrLatinoEthnicity?: boolean;
-  countryOfBirthCode?: string;
-  stateOfBirthAbbreviation?: string;
-  cityOfBirth?: string;
-  publicSchoolResidenceStatus?: string;
+/**
+ * A unified id assigned by the hub (or, inside a connector, the source's own id).
+ */
+id: string
+/**
+ * The person these demographics describe.
+ */
+personId: string
+birthDate?: string
+sex?: (("male" | "female" | "unspecified" | "other") | string)
+americanIndianOrAlaskaNative?: boolean
+asian?: boolean
+blackOrAfricanAmerican?: boolean
+nativeHawaiianOrOtherPacificIslander?: boolean
+white?: boolean
+demographicRaceTwoOrMoreRaces?: boolean
+hispanicOrLatinoEthnicity?: boolean
+countryOfBirthCode?: string
+stateOfBirthAbbreviation?: string
+cityOfBirth?: string
+publicSchoolResidenceStatus?: string
 }
 
 /**
  * A person's membership in a class.
  */
 export interface Enrollment {
-  /**
-   * A unified id assigned by the hub (or, inside a connector, the source's own id).
-   */
-  id: string;
-  /**
-   * The class.
-   */
-  classId: string;
-  /**
-   * The school.
-   */
-  schoolId: string;
-  /**
-   * The person.
-   */
-  personId: string;
-  role: ('administrator' | 'proctor' | 'student' | 'teacher') | string;
-  primary?: boolean;
-  /**
-   * ISO 8601 calendar date YYYY-MM-DD.
-   */
-  beginDate?: string;
-  /**
-   * ISO 8601 calendar date YYYY-MM-DD.
-   */
-  endDate?: string;
+/**
+ * A unified id assigned by the hub (or, inside a connector, the source's own id).
+ */
+id: string
+/**
+ * The class.
+ */
+classId: string
+/**
+ * The school.
+ */
+schoolId: string
+/**
+ * The person.
+ */
+personId: string
+role: (("administrator" | "proctor" | "student" | "teacher") | string)
+primary?: boolean
+/**
+ * ISO 8601 calendar date YYYY-MM-DD.
+ */
+beginDate?: string
+/**
+ * ISO 8601 calendar date YYYY-MM-DD.
+ */
+endDate?: string
 }
 
 /**
  * A district, school, department or other education organisation.
  */
 export interface Org {
-  /**
-   * A unified id assigned by the hub (or, inside a connector, the source's own id).
-   */
-  id: string;
-  name: string;
-  type: ('department' | 'district' | 'local' | 'national' | 'school' | 'state') | string;
-  /**
-   * e.g. the NCES or state school id.
-   */
-  identifier?: string;
-  /**
-   * The parent org.
-   */
-  parentId?: string;
+/**
+ * A unified id assigned by the hub (or, inside a connector, the source's own id).
+ */
+id: string
+name: string
+type: (("department" | "district" | "local" | "national" | "school" | "state") | string)
+/**
+ * e.g. the NCES or state school id.
+ */
+identifier?: string
+/**
+ * The parent org.
+ */
+parentId?: string
 }
 
 /**
  * A student, teacher, guardian or staff member. Roles and demographics are separate entities.
  */
 export interface Person {
-  /**
-   * A unified id assigned by the hub (or, inside a connector, the source's own id).
-   */
-  id: string;
-  givenName: string;
-  familyName: string;
-  middleName?: string;
-  preferredGivenName?: string;
-  preferredMiddleName?: string;
-  preferredFamilyName?: string;
-  pronouns?: string;
-  username?: string;
-  email?: string;
-  sms?: string;
-  phone?: string;
-  enabledUser: boolean;
-  grades?: string[];
-  primaryRole?:
-    | (
-        | 'aide'
-        | 'counselor'
-        | 'districtAdministrator'
-        | 'guardian'
-        | 'parent'
-        | 'principal'
-        | 'proctor'
-        | 'relative'
-        | 'siteAdministrator'
-        | 'student'
-        | 'systemAdministrator'
-        | 'teacher'
-      )
-    | string;
-  /**
-   * The person's primary org.
-   */
-  primaryOrgId?: string;
-  /**
-   * Identifiers the source knows this person by (state id, SIS id, LDAP...).
-   */
-  identifiers: {
-    /**
-     * Whose identifier: 'state', 'sis', 'lms', 'ldap', a OneRoster userIds type, or '<connector>:sourcedId'.
-     */
-    system: string;
-    value: string;
-  }[];
+/**
+ * A unified id assigned by the hub (or, inside a connector, the source's own id).
+ */
+id: string
+givenName: string
+familyName: string
+middleName?: string
+preferredGivenName?: string
+preferredMiddleName?: string
+preferredFamilyName?: string
+pronouns?: string
+username?: string
+email?: string
+sms?: string
+phone?: string
+enabledUser: boolean
+grades?: string[]
+primaryRole?: (("aide" | "counselor" | "districtAdministrator" | "guardian" | "parent" | "principal" | "proctor" | "relative" | "siteAdministrator" | "student" | "systemAdministrator" | "teacher") | string)
+/**
+ * The person's primary org.
+ */
+primaryOrgId?: string
+/**
+ * Identifiers the source knows this person by (state id, SIS id, LDAP...).
+ */
+identifiers: {
+/**
+ * Whose identifier: 'state', 'sis', 'lms', 'ldap', a OneRoster userIds type, or '<connector>:sourcedId'.
+ */
+system: string
+value: string
+}[]
 }
 
 /**
  * A person's role at an org (OneRoster 1.2 roles; derived from role + orgSourcedIds in 1.1).
  */
 export interface Role {
-  /**
-   * A unified id assigned by the hub (or, inside a connector, the source's own id).
-   */
-  id: string;
-  /**
-   * The person.
-   */
-  personId: string;
-  /**
-   * The org.
-   */
-  orgId: string;
-  roleType: 'primary' | 'secondary';
-  role:
-    | (
-        | 'aide'
-        | 'counselor'
-        | 'districtAdministrator'
-        | 'guardian'
-        | 'parent'
-        | 'principal'
-        | 'proctor'
-        | 'relative'
-        | 'siteAdministrator'
-        | 'student'
-        | 'systemAdministrator'
-        | 'teacher'
-      )
-    | string;
-  /**
-   * ISO 8601 calendar date YYYY-MM-DD.
-   */
-  beginDate?: string;
-  /**
-   * ISO 8601 calendar date YYYY-MM-DD.
-   */
-  endDate?: string;
+/**
+ * A unified id assigned by the hub (or, inside a connector, the source's own id).
+ */
+id: string
+/**
+ * The person.
+ */
+personId: string
+/**
+ * The org.
+ */
+orgId: string
+roleType: ("primary" | "secondary")
+role: (("aide" | "counselor" | "districtAdministrator" | "guardian" | "parent" | "principal" | "proctor" | "relative" | "siteAdministrator" | "student" | "systemAdministrator" | "teacher") | string)
+/**
+ * ISO 8601 calendar date YYYY-MM-DD.
+ */
+beginDate?: string
+/**
+ * ISO 8601 calendar date YYYY-MM-DD.
+ */
+endDate?: string
 }
 
 /**
  * A district (or a state holding many districts). Every row in the store belongs to one.
  */
 export interface Tenant {
-  /**
-   * Permanent slug; keys every row.
-   */
-  id: string;
-  name: string;
+/**
+ * Permanent slug; keys every row.
+ */
+id: string
+name: string
 }
 
-export type Secret =
-  | {
-      /**
-       * Name of the environment variable holding the secret.
-       */
-      $env: string;
-    }
-  | {
-      /**
-       * Encrypted with `hub secret encrypt` (AES-256-GCM, key from HUB_SECRET_KEY).
-       */
-      $enc: string;
-    };
+export type Secret = ({
+/**
+ * Name of the environment variable holding the secret.
+ */
+$env: string
+} | {
+/**
+ * Encrypted with `hub secret encrypt` (AES-256-GCM, key from HUB_SECRET_KEY).
+ */
+$enc: string
+})
 
 /**
  * The hub's configuration file (hub.config.json). Relative paths are resolved against the file's folder.
  */
 export interface HubConfig {
-  $schema?: string;
-  database?: {
-    /**
-     * A SQLite file path (default .hub/hub.sqlite) or a postgres:// URL. DATABASE_URL overrides it.
-     */
-    url?: string;
-  };
-  server?: {
-    /**
-     * PORT overrides it. Default 3000.
-     */
-    port?: number;
-    /**
-     * Default 127.0.0.1 (HOST overrides it; 0.0.0.0 in containers).
-     */
-    host?: string;
-  };
-  /**
-   * Credentials for /api/v1. The key itself never sits in the file: either its SHA-256 or an environment variable.
-   */
-  apiKeys?: ({
-    [k: string]: unknown;
-  } & {
-    name: string;
-    /**
-     * Hex SHA-256 of the key (`hub apikey create` prints both).
-     */
-    sha256?: string;
-    key?: Secret;
-    /**
-     * Tenant ids this key may act on, or ["*"].
-     *
-     * @minItems 1
-     */
-    tenants: [string, ...string[]];
-    /**
-     * admin implies all.
-     *
-     * @minItems 1
-     */
-    scopes: [
-      'admin' | 'roster.read' | 'runs.read' | 'sync.run',
-      ...('admin' | 'roster.read' | 'runs.read' | 'sync.run')[]
-    ];
-  })[];
-  /**
-   * @minItems 1
-   */
-  tenants: [
-    {
-      id: string;
-      name: string;
-      connectors?: {
-        /**
-         * Permanent: records are keyed by it.
-         */
-        id: string;
-        /**
-         * The connector implementation, e.g. oneroster-csv.
-         */
-        type: string;
-        enabled?: boolean;
-        /**
-         * A cron expression (node-cron, 5 or 6 fields) for scheduled syncs.
-         */
-        schedule?: string;
-        /**
-         * Validated against the connector's own schema in schemas/connectors/.
-         */
-        settings: {};
-        sweep?: {
-          /**
-           * A full refresh that would delete more than this share of a type's records stops as needs_review.
-           */
-          maxDeleteShare?: number;
-        };
-      }[];
-    },
-    ...{
-      id: string;
-      name: string;
-      connectors?: {
-        /**
-         * Permanent: records are keyed by it.
-         */
-        id: string;
-        /**
-         * The connector implementation, e.g. oneroster-csv.
-         */
-        type: string;
-        enabled?: boolean;
-        /**
-         * A cron expression (node-cron, 5 or 6 fields) for scheduled syncs.
-         */
-        schedule?: string;
-        /**
-         * Validated against the connector's own schema in schemas/connectors/.
-         */
-        settings: {};
-        sweep?: {
-          /**
-           * A full refresh that would delete more than this share of a type's records stops as needs_review.
-           */
-          maxDeleteShare?: number;
-        };
-      }[];
-    }[]
-  ];
+$schema?: string
+database?: {
+/**
+ * A SQLite file path (default .hub/hub.sqlite) or a postgres:// URL. DATABASE_URL overrides it.
+ */
+url?: string
+}
+server?: {
+/**
+ * PORT overrides it. Default 3000.
+ */
+port?: number
+/**
+ * Default 127.0.0.1 (HOST overrides it; 0.0.0.0 in containers).
+ */
+host?: string
+}
+/**
+ * Credentials for /api/v1. The key itself never sits in the file: either its SHA-256 or an environment variable.
+ */
+apiKeys?: ({
+[k: string]: unknown
+} & {
+name: string
+/**
+ * Hex SHA-256 of the key (`hub apikey create` prints both).
+ */
+sha256?: string
+key?: Secret
+/**
+ * Tenant ids this key may act on, or ["*"].
+ * 
+ * @minItems 1
+ */
+tenants: [string, ...(string)[]]
+/**
+ * admin implies all.
+ * 
+ * @minItems 1
+ */
+scopes: [("admin" | "roster.read" | "runs.read" | "sync.run"), ...(("admin" | "roster.read" | "runs.read" | "sync.run"))[]]
+})[]
+/**
+ * @minItems 1
+ */
+tenants: [{
+id: string
+name: string
+connectors?: {
+/**
+ * Permanent: records are keyed by it.
+ */
+id: string
+/**
+ * The connector implementation, e.g. oneroster-csv.
+ */
+type: string
+enabled?: boolean
+/**
+ * A cron expression (node-cron, 5 or 6 fields) for scheduled syncs.
+ */
+schedule?: string
+/**
+ * Validated against the connector's own schema in schemas/connectors/.
+ */
+settings: {
+
+}
+sweep?: {
+/**
+ * A full refresh that would delete more than this share of a type's records stops as needs_review.
+ */
+maxDeleteShare?: number
+}
+}[]
+}, ...({
+id: string
+name: string
+connectors?: {
+/**
+ * Permanent: records are keyed by it.
+ */
+id: string
+/**
+ * The connector implementation, e.g. oneroster-csv.
+ */
+type: string
+enabled?: boolean
+/**
+ * A cron expression (node-cron, 5 or 6 fields) for scheduled syncs.
+ */
+schedule?: string
+/**
+ * Validated against the connector's own schema in schemas/connectors/.
+ */
+settings: {
+
+}
+sweep?: {
+/**
+ * A full refresh that would delete more than this share of a type's records stops as needs_review.
+ */
+maxDeleteShare?: number
+}
+}[]
+})[]]
 }

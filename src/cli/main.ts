@@ -1,0 +1,302 @@
+#!/usr/bin/env node
+/**
+ * `hub` — the command line. Every command exits 0 on success, 1 on a failed run or an error (printed as
+ * `error <code>: <message>` with its details, never a stack unless HUB_DEBUG=1), 2 on bad usage.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { createHash, randomBytes } from 'node:crypto';
+import { Command, Option } from 'commander';
+import { openHub, resolveConfigPath, resolveDatabaseUrl, DEMO_CONFIG, type Hub } from '../hub';
+import { loadConfigFile } from '../core/config';
+import { createLogger } from '../core/logger';
+import { isHubError, HubError } from '../core/errors';
+import { encryptSecret } from '../core/secrets';
+import { runSync, approveRun, runRowToSummary, type RunSummary } from '../ingest/runner';
+import { startScheduler } from '../ingest/scheduler';
+import { buildApp } from '../serve/app';
+import { generateDistrict } from '../generator/district';
+import { redactUrl } from '../store/db';
+import { PROJECT_ROOT } from '../core/paths';
+
+const interactive = !!process.stderr.isTTY && !process.env.CI;
+const out = (s = '') => process.stdout.write(`${s}\n`);
+const fmt = (n: number) => n.toLocaleString('en-US');
+
+function cliLogger() {
+  // Commands print their own results on stdout; the log goes to stderr and stays quiet unless something is wrong.
+  return createLogger({ level: process.env.LOG_LEVEL ?? 'warn', fd: 2 });
+}
+
+function pickTenant(hub: Hub, tenant?: string): string {
+  if (tenant) return tenant;
+  const ts = hub.config.config.tenants;
+  if (ts.length === 1) return ts[0].id;
+  throw new HubError('bad_request', `This configuration has ${ts.length} tenants: say which with --tenant (${ts.map((t) => t.id).join(', ')}).`);
+}
+
+function progress(label: string) {
+  let last = 0;
+  return ({ stream, counts }: { stream: string; counts: RunSummary['counts'] }) => {
+    if (!interactive || Date.now() - last < 200) return;
+    last = Date.now();
+    process.stderr.write(`\r\x1b[K${label} ${stream}: ${fmt(counts.read)} read, ${fmt(counts.inserted)} new, ${fmt(counts.updated)} updated, ${fmt(counts.rejected)} rejected`);
+  };
+}
+
+function printRun(r: RunSummary) {
+  if (interactive) process.stderr.write('\r\x1b[K');
+  const c = r.counts;
+  out(`run ${r.id} ${r.dryRun ? '(dry run) ' : ''}${r.status} in ${(r.durationMs / 1000).toFixed(1)}s`);
+  out(`  read ${fmt(c.read)}  inserted ${fmt(c.inserted)}  updated ${fmt(c.updated)}  unchanged ${fmt(c.unchanged)}  deleted ${fmt(c.deleted)}  rejected ${fmt(c.rejected)}`);
+  for (const s of r.streams) {
+    out(`  ${s.stream.padEnd(18)} ${s.mode.padEnd(11)} ${s.skipped ? `skipped: ${s.skipped}` : `read ${fmt(s.counts.read)}, new ${fmt(s.counts.inserted)}, updated ${fmt(s.counts.updated)}, rejected ${fmt(s.counts.rejected)}`}`);
+  }
+  if (r.review) {
+    out(`  needs review: ${r.review.reason}`);
+    if (!r.dryRun) out(`  approve with: hub sync ${r.connectorId} --tenant ${r.tenantId} --approve`);
+  }
+  if (r.error) out(`  error ${r.error.code}: ${r.error.message}`);
+  if (r.rejects.length) {
+    out(`  rejects (first ${Math.min(r.rejects.length, 20)} of ${fmt(c.rejected)}; all are in the run's reject report):`);
+    for (const x of r.rejects.slice(0, 20)) out(`    ${x.location}${x.field ? ` [${x.field}]` : ''} ${x.code}: ${x.reason}`);
+  }
+}
+
+async function withHub<T>(cmd: Command, fn: (hub: Hub) => Promise<T>): Promise<T> {
+  const g = cmd.optsWithGlobals() as { config?: string; database?: string };
+  const hub = await openHub({ configFile: g.config, databaseUrl: g.database, log: cliLogger() });
+  try {
+    return await fn(hub);
+  } finally {
+    await hub.close();
+  }
+}
+
+async function serve(hub: Hub, opts: { port?: number; host?: string; banner?: string[] }) {
+  const log = createLogger();
+  const deps = { db: hub.db, config: hub.config, log };
+  const app = buildApp(deps);
+  const port = opts.port ?? Number(process.env.PORT ?? hub.config.config.server?.port ?? 3000);
+  const host = opts.host ?? process.env.HOST ?? hub.config.config.server?.host ?? '127.0.0.1';
+  const scheduler = startScheduler(deps);
+  const server = app.listen(port, host);
+  await new Promise<void>((resolve, reject) => {
+    server.once('listening', resolve);
+    server.once('error', reject);
+  });
+  out(`Learner Data Hub listening on http://${host}:${port}  (database ${hub.db.description}, ${scheduler.tasks.length} scheduled connector(s))`);
+  for (const line of opts.banner ?? []) out(line);
+  await new Promise<void>((resolve) => {
+    const stop = async () => {
+      out('shutting down…');
+      await scheduler.stop();
+      server.close(() => resolve());
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+}
+
+export function buildCli(): Command {
+  const program = new Command('hub')
+    .description('Learner Data Hub: pull district systems into one learner record, serve it back out.')
+    .addOption(new Option('-c, --config <file>', 'configuration file (default: $HUB_CONFIG, ./hub.config.json, or the demo)'))
+    .addOption(new Option('--database <url>', 'SQLite file or postgres:// URL (default: $DATABASE_URL, the config, .hub/hub.sqlite)'))
+    .showHelpAfterError();
+
+  program.command('migrate').description('create or upgrade the database schema').action(async (_o, cmd: Command) => {
+    await withHub(cmd, async (hub) => out(`database ${hub.db.description} is up to date; tenants: ${hub.config.config.tenants.map((t) => t.id).join(', ')}`));
+  });
+
+  program
+    .command('sync <connector>')
+    .description('run one connector now (or approve its run waiting for review)')
+    .option('-t, --tenant <id>', 'tenant (needed when the config has several)')
+    .option('--dry-run', 'compute what would change, write nothing')
+    .option('--approve', 'approve the sweep held back by the latest run that needs review')
+    .action(async (connector: string, o: { tenant?: string; dryRun?: boolean; approve?: boolean }, cmd: Command) => {
+      await withHub(cmd, async (hub) => {
+        const tenantId = pickTenant(hub, o.tenant);
+        const deps = { db: hub.db, config: hub.config, log: hub.log };
+        let r: RunSummary;
+        if (o.approve) {
+          const pending = await hub.db.knex('runs').where({ tenant_id: tenantId, connector_id: connector, status: 'needs_review', dry_run: false }).orderBy('started_at', 'desc').first();
+          if (!pending) throw new HubError('run_not_found', `No run of '${connector}' in tenant '${tenantId}' is waiting for review.`);
+          r = await approveRun(deps, tenantId, pending.id, process.env.USER ? `cli:${process.env.USER}` : 'cli');
+        } else {
+          r = await runSync(deps, { tenantId, connectorId: connector, dryRun: o.dryRun, trigger: 'manual', onPage: progress(`${tenantId}/${connector}`) });
+        }
+        printRun(r);
+        if (r.status === 'failed') process.exitCode = 1;
+      });
+    });
+
+  program
+    .command('runs')
+    .description('list recent runs with their counts')
+    .option('-t, --tenant <id>')
+    .option('--connector <id>')
+    .option('-n, --limit <n>', 'how many', '20')
+    .option('--id <runId>', 'show one run with its first rejects')
+    .action(async (o: { tenant?: string; connector?: string; limit: string; id?: string }, cmd: Command) => {
+      await withHub(cmd, async (hub) => {
+        const tenantId = pickTenant(hub, o.tenant);
+        if (o.id) {
+          const { getRunSummary } = await import('../ingest/runner');
+          printRun(await getRunSummary(hub.db, tenantId, o.id));
+          return;
+        }
+        const q = hub.db.knex('runs').where({ tenant_id: tenantId }).orderBy('started_at', 'desc').limit(Number(o.limit) || 20);
+        if (o.connector) q.where({ connector_id: o.connector });
+        const rows = await q;
+        if (!rows.length) out('no runs yet');
+        for (const row of rows) {
+          const r = runRowToSummary(row);
+          out(`${r.id}  ${row.started_at}  ${r.connectorId.padEnd(12)} ${(r.status + (r.dryRun ? '*' : '')).padEnd(13)} read ${fmt(r.counts.read)} new ${fmt(r.counts.inserted)} upd ${fmt(r.counts.updated)} del ${fmt(r.counts.deleted)} rej ${fmt(r.counts.rejected)}  ${(r.durationMs / 1000).toFixed(1)}s`);
+        }
+      });
+    });
+
+  program
+    .command('config')
+    .description('configuration tools')
+    .command('validate [file]')
+    .description('validate a configuration file against schemas/hub-config.schema.json and each connector schema')
+    .action(async (file: string | undefined, _o, cmd: Command) => {
+      const f = file ?? resolveConfigPath((cmd.optsWithGlobals() as { config?: string }).config);
+      const loaded = loadConfigFile(f);
+      const n = loaded.config.tenants.reduce((a, t) => a + (t.connectors?.length ?? 0), 0);
+      out(`${f}: valid (${loaded.config.tenants.length} tenant(s), ${n} connector(s); database ${redactUrl(resolveDatabaseUrl(loaded))})`);
+    });
+
+  program
+    .command('serve')
+    .description('serve the API and run connector schedules')
+    .option('-p, --port <n>', 'port (default $PORT or 3000)')
+    .action(async (o: { port?: string }, cmd: Command) => {
+      const g = cmd.optsWithGlobals() as { config?: string; database?: string };
+      const hub = await openHub({ configFile: g.config, databaseUrl: g.database });
+      try {
+        await serve(hub, { port: o.port ? Number(o.port) : undefined });
+      } finally {
+        await hub.close();
+      }
+    });
+
+  program
+    .command('start')
+    .description('the quick start: migrate, generate and sync the demo district if needed, then serve')
+    .option('-p, --port <n>', 'port (default $PORT or 3000)')
+    .action(async (o: { port?: string }, cmd: Command) => {
+      const g = cmd.optsWithGlobals() as { config?: string; database?: string };
+      const configFile = resolveConfigPath(g.config);
+      const banner: string[] = [];
+      if (configFile === DEMO_CONFIG) {
+        const districtDir = path.join(path.dirname(DEMO_CONFIG), 'district');
+        if (!fs.existsSync(path.join(districtDir, 'sis/bulk/manifest.csv'))) {
+          out('generating the synthetic demo district (fixtures/demo/district)…');
+          await generateDistrict({ seed: 42, students: 1200, outDir: districtDir });
+        }
+        if (!process.env.HUB_API_KEY) {
+          const keyFile = path.join(PROJECT_ROOT, '.hub/demo-api-key');
+          fs.mkdirSync(path.dirname(keyFile), { recursive: true });
+          if (!fs.existsSync(keyFile)) fs.writeFileSync(keyFile, `demo_${randomBytes(18).toString('base64url')}\n`, { mode: 0o600 });
+          process.env.HUB_API_KEY = fs.readFileSync(keyFile, 'utf8').trim();
+        }
+      }
+      const hub = await openHub({ configFile, databaseUrl: g.database, log: cliLogger() });
+      try {
+        const deps = { db: hub.db, config: hub.config, log: hub.log };
+        for (const t of hub.config.config.tenants) {
+          for (const c of t.connectors ?? []) {
+            if (c.enabled === false) continue;
+            const r = await runSync(deps, { tenantId: t.id, connectorId: c.id, trigger: 'startup', onPage: progress(`${t.id}/${c.id}`) }).catch((e) => {
+              out(`sync ${t.id}/${c.id} could not start: ${(e as Error).message}`);
+              return undefined;
+            });
+            if (r) printRun(r);
+          }
+        }
+        const port = o.port ? Number(o.port) : Number(process.env.PORT ?? hub.config.config.server?.port ?? 3000);
+        const tenant = hub.config.config.tenants[0].id;
+        if (configFile === DEMO_CONFIG) {
+          banner.push(
+            '',
+            `Demo API key (stored in .hub/demo-api-key): ${process.env.HUB_API_KEY}`,
+            'Try:',
+            `  curl http://127.0.0.1:${port}/healthz`,
+            `  curl -H "Authorization: Bearer $(cat .hub/demo-api-key)" http://127.0.0.1:${port}/api/v1/tenants/${tenant}/runs`,
+            `  curl -H "Authorization: Bearer $(cat .hub/demo-api-key)" "http://127.0.0.1:${port}/api/v1/tenants/${tenant}/persons?limit=5"`,
+            'Stop with Ctrl-C.',
+          );
+        }
+        await serve(hub, { port, banner });
+      } finally {
+        await hub.close();
+      }
+    });
+
+  program
+    .command('generate')
+    .description('synthetic data')
+    .command('district')
+    .description('write a synthetic district (OneRoster CSV SIS bulk + delta, LMS export, ground truth), deterministic from the seed')
+    .option('--students <n>', 'number of students', '1000')
+    .option('--seed <n>', 'random seed', '42')
+    .option('--schools <n>', 'number of schools (default: one per ~600 students)')
+    .requiredOption('-o, --out <dir>', 'output folder')
+    .action(async (o: { students: string; seed: string; schools?: string; out: string }) => {
+      const students = Number(o.students);
+      if (!Number.isInteger(students) || students < 1) throw new HubError('bad_request', `--students must be a positive integer, got '${o.students}'`);
+      const summary = await generateDistrict({
+        seed: Number(o.seed), students, outDir: path.resolve(o.out), schools: o.schools ? Number(o.schools) : undefined,
+        log: interactive ? (m: string) => process.stderr.write(`\r\x1b[K${m}`) : undefined,
+      });
+      if (interactive) process.stderr.write('\r\x1b[K');
+      out(JSON.stringify(summary, null, 2));
+    });
+
+  program
+    .command('apikey')
+    .description('API keys')
+    .command('create <name>')
+    .description('make a new random API key; put its sha256 in the config, give the key to the client')
+    .action((name: string) => {
+      const key = `ldh_${randomBytes(24).toString('base64url')}`;
+      out(`key:    ${key}`);
+      out(`config: ${JSON.stringify({ name, sha256: createHash('sha256').update(key).digest('hex'), tenants: ['*'], scopes: ['admin'] })}`);
+    });
+
+  program
+    .command('secret')
+    .description('secrets in configuration')
+    .command('encrypt')
+    .description('encrypt a secret read from stdin with HUB_SECRET_KEY; paste the output as {"$enc": "..."}')
+    .action(async () => {
+      const chunks: Buffer[] = [];
+      for await (const c of process.stdin) chunks.push(c as Buffer);
+      const plain = Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+      if (!plain) throw new HubError('bad_request', 'nothing on stdin to encrypt');
+      out(JSON.stringify({ $enc: encryptSecret(plain) }));
+    });
+
+  return program;
+}
+
+export async function main(argv = process.argv): Promise<void> {
+  try {
+    await buildCli().parseAsync(argv);
+  } catch (e) {
+    if (isHubError(e)) {
+      process.stderr.write(`error ${e.code}: ${e.message}\n`);
+      for (const d of e.details.slice(0, 20)) process.stderr.write(`  at ${d.path ?? '?'}: ${d.message}\n`);
+    } else {
+      process.stderr.write(`error internal_error: ${(e as Error).message}\n`);
+    }
+    if (process.env.HUB_DEBUG) process.stderr.write(`${(e as Error).stack}\n`);
+    process.exitCode = 1;
+  }
+}
+
+if (require.main === module) void main();
