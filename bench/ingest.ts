@@ -13,6 +13,11 @@ import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { parse } from 'csv-parse';
 import Database from 'better-sqlite3';
+import { validateConfig } from '../src/core/config';
+import { openDb, migrate } from '../src/store/db';
+import { ensureTenants } from '../src/store/tenants';
+import { runSync } from '../src/ingest/runner';
+import { generateDistrict } from '../src/generator/district';
 
 const args = process.argv.slice(2);
 const opt = (name: string, def?: string) => {
@@ -60,10 +65,6 @@ async function baseline(dir: string, dbFile: string) {
 }
 
 async function hub(dir: string, dbFile: string, deltaDir?: string) {
-  const { validateConfig } = await import('../src/core/config');
-  const { openDb, migrate } = await import('../src/store/db');
-  const { ensureTenants } = await import('../src/store/tenants');
-  const { runSync } = await import('../src/ingest/runner');
   const config = validateConfig({
     tenants: [{ id: 'bench', name: 'Bench', connectors: [
       { id: 'sis', type: 'oneroster-csv', settings: { path: dir } },
@@ -104,7 +105,6 @@ async function main() {
   const seed = Number(opt('seed', '42'));
   const outDir = path.resolve(__dirname, 'out', `district-${students}-${seed}`);
   if (!fs.existsSync(path.join(outDir, 'sis/bulk/manifest.csv'))) {
-    const { generateDistrict } = await import('../src/generator/district');
     const t = Date.now();
     await generateDistrict({ seed, students, outDir });
     console.log(`generated ${students} students in ${((Date.now() - t) / 1000).toFixed(1)}s -> ${path.relative(process.cwd(), outDir)}`);

@@ -12,9 +12,9 @@ import { loadConfigFile } from '../core/config';
 import { createLogger } from '../core/logger';
 import { isHubError, HubError } from '../core/errors';
 import { encryptSecret } from '../core/secrets';
-import { runSync, approveRun, runRowToSummary, type RunSummary } from '../ingest/runner';
+import { runSync, approveRun, runRowToSummary, getRunSummary, type RunSummary } from '../ingest/runner';
 import { startScheduler } from '../ingest/scheduler';
-import { buildApp } from '../serve/app';
+import { buildApp, drainBackgroundRuns } from '../serve/app';
 import { generateDistrict } from '../generator/district';
 import { redactUrl } from '../store/db';
 import { PROJECT_ROOT } from '../core/paths';
@@ -91,6 +91,7 @@ async function serve(hub: Hub, opts: { port?: number; host?: string; banner?: st
     const stop = async () => {
       out('shutting down…');
       await scheduler.stop();
+      await drainBackgroundRuns(app, { abort: true });
       server.close(() => resolve());
     };
     process.once('SIGINT', stop);
@@ -143,7 +144,6 @@ export function buildCli(): Command {
       await withHub(cmd, async (hub) => {
         const tenantId = pickTenant(hub, o.tenant);
         if (o.id) {
-          const { getRunSummary } = await import('../ingest/runner');
           printRun(await getRunSummary(hub.db, tenantId, o.id));
           return;
         }

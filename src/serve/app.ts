@@ -1,0 +1,135 @@
+/**
+ * The HTTP API (express 5). `buildApp` only builds: the CLI listens, tests use supertest. See src/serve/README.md.
+ *
+ *  - GET /healthz (no auth) answers whether the database does, and nothing else.
+ *  - /api/v1 needs an API key (auth.ts); every route names its scope, and tenant routes check the tenant.
+ *  - One error envelope (errors.ts); one log line per request with the route pattern, status and duration — never
+ *    the URL's query, a body or a key.
+ */
+import { randomUUID } from 'node:crypto';
+import express, { type RequestHandler } from 'express';
+import type { Db } from '../store/db';
+import type { LoadedConfig } from '../core/config';
+import { silentLogger, type Logger } from '../core/logger';
+import { authenticate, canSeeTenant, loadApiKeys, principalOf } from './auth';
+import { errorHandler, notFoundHandler } from './errors';
+import { checkQuery } from './params';
+import { API_PREFIX, BackgroundRuns, type AppDeps } from './route';
+import { runRoutes } from './runs';
+import { entityRoutes } from './entities';
+
+export interface BuildAppDeps {
+  db: Db;
+  config: LoadedConfig;
+  log?: Logger;
+  /** Where `apiKeys[].key` secret references are read from (default process.env). */
+  env?: NodeJS.ProcessEnv;
+}
+
+const HEALTH_TIMEOUT_MS = 2000;
+const backgroundOf = new WeakMap<express.Express, BackgroundRuns>();
+
+/**
+ * Waits for the syncs started through this app's API; `abort: true` asks them to stop first (for shutdown).
+ * Tests call it before closing the database.
+ */
+export async function drainBackgroundRuns(app: express.Express, opts: { abort?: boolean } = {}): Promise<void> {
+  await backgroundOf.get(app)?.drain(opts);
+}
+
+const securityHeaders: RequestHandler = (_req, res, next) => {
+  res.set({
+    'X-Content-Type-Options': 'nosniff',
+    'Cache-Control': 'no-store',
+    'Content-Security-Policy': "default-src 'none'; frame-ancestors 'none'",
+    'Referrer-Policy': 'no-referrer',
+    'Cross-Origin-Resource-Policy': 'same-origin',
+  });
+  next();
+};
+
+function requestLog(log: Logger): RequestHandler {
+  return (req, res, next) => {
+    const t0 = process.hrtime.bigint();
+    const reqId = randomUUID();
+    res.locals.reqId = reqId;
+    res.set('X-Request-Id', reqId);
+    let done = false;
+    const line = () => {
+      if (done) return;
+      done = true;
+      const principal = res.locals.principal as { name: string } | undefined;
+      log.info(
+        {
+          reqId, method: req.method, route: (res.locals.route as string | undefined) ?? null, status: res.statusCode,
+          durationMs: Math.round(Number(process.hrtime.bigint() - t0) / 1e4) / 100,
+          ...(principal ? { apiKey: principal.name } : {}),
+          ...(res.locals.errorCode ? { code: res.locals.errorCode as string } : {}),
+          ...(res.writableFinished ? {} : { aborted: true }),
+        },
+        'request',
+      );
+    };
+    res.on('finish', line);
+    res.on('close', line);
+    next();
+  };
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    p,
+    new Promise<T>((_resolve, reject) => {
+      timer = setTimeout(() => reject(new Error('timeout')), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
+export function buildApp(deps: BuildAppDeps): express.Express {
+  const log = deps.log ?? silentLogger;
+  const env = deps.env ?? process.env;
+  const keys = loadApiKeys(deps.config.config, env);
+  if (!keys.length) log.warn('no apiKeys are configured: every /api/v1 request will be refused');
+  const background = new BackgroundRuns();
+  const appDeps: AppDeps = { db: deps.db, config: deps.config, log, env, background };
+
+  const app = express();
+  backgroundOf.set(app, background);
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.set('query parser', 'simple');
+  app.set('json escape', true);
+
+  app.use(securityHeaders, requestLog(log));
+
+  app.get('/healthz', async (_req, res) => {
+    res.locals.route = '/healthz';
+    try {
+      await withTimeout(deps.db.knex.raw('select 1'), HEALTH_TIMEOUT_MS);
+      res.json({ status: 'ok', database: 'ok' });
+    } catch (e) {
+      log.warn({ code: (e as { code?: unknown }).code ?? null }, 'health check: database unreachable');
+      res.status(503).json({ status: 'unavailable', database: 'unreachable' });
+    }
+  });
+
+  // Authentication comes before body parsing: unauthenticated callers cannot make the hub parse a megabyte.
+  const api = express.Router();
+  api.use(authenticate(keys));
+  api.use(express.json({ limit: '1mb', strict: true }));
+
+  api.get('/tenants', async (req, res) => {
+    res.locals.route = `${API_PREFIX}/tenants`;
+    checkQuery(req, []);
+    const principal = principalOf(res);
+    res.json({ data: deps.config.config.tenants.filter((t) => canSeeTenant(principal, t.id)).map((t) => ({ id: t.id, name: t.name })) });
+  });
+  runRoutes(api, appDeps);
+  entityRoutes(api, appDeps);
+
+  app.use(API_PREFIX, api);
+  app.use(notFoundHandler);
+  app.use(errorHandler(log));
+  return app;
+}
