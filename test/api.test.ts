@@ -11,7 +11,6 @@ import { validateConfig } from '../src/core/config';
 import { registerConnector } from '../src/ingest/registry';
 import { ensureTenants } from '../src/store/tenants';
 import { runSync } from '../src/ingest/runner';
-import { unifiedIdFor } from '../src/normalize/canonical';
 import { buildApp, drainBackgroundRuns } from '../src/serve/app';
 import type { Connector, SourceRecord } from '../src/ingest/contract';
 import type { Db } from '../src/store/db';
@@ -89,7 +88,17 @@ function source(name: string, streams: Record<string, SourceRecord[][]>) {
   FAKE_SOURCES.set(name, { streams: Object.fromEntries(Object.entries(streams).map(([s, pages]) => [s, { mode: 'full' as const, pages: pages.map((records) => ({ records })) }])) });
 }
 
-const uid = (type: string, sourceId: string, tenant = 't1', connector = 'src') => unifiedIdFor(tenant, connector, type, sourceId);
+/** Unified ids by source key, read from the landing table after each ingest (ids are assigned by the hub). */
+let idMap = new Map<string, string>();
+const uid = (type: string, sourceId: string, tenant = 't1', connector = 'src') => {
+  const id = idMap.get(`${tenant}/${connector}/${type}/${sourceId}`);
+  if (!id) throw new Error(`no unified id for ${tenant}/${connector}/${type}/${sourceId}`);
+  return id;
+};
+async function loadIds(db: Db) {
+  const rows = (await db.knex('source_records').select('tenant_id', 'connector_id', 'entity_type', 'source_id', 'unified_id')) as Record<string, string>[];
+  idMap = new Map(rows.map((r) => [`${r.tenant_id}/${r.connector_id}/${r.entity_type}/${r.source_id}`, r.unified_id]));
+}
 
 describeEachDb('HTTP API', (t) => {
   let db: Db;
@@ -137,6 +146,7 @@ describeEachDb('HTTP API', (t) => {
     expect(first.status).toBe('succeeded');
     expect(first.counts.rejected).toBe(0);
     await runSync(deps, { tenantId: 't2', connectorId: 'src' });
+    await loadIds(db);
     app = buildApp({ ...deps, env: ENV });
   });
   afterEach(async () => {

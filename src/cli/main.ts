@@ -248,7 +248,7 @@ export function buildCli(): Command {
     .requiredOption('-o, --out <dir>', 'output folder')
     .action(async (o: { students: string; seed: string; schools?: string; out: string }) => {
       const students = Number(o.students);
-      if (!Number.isInteger(students) || students < 1) throw new HubError('bad_request', `--students must be a positive integer, got '${o.students}'`);
+      if (!Number.isInteger(students) || students < 50) throw new HubError('bad_request', `--students must be an integer >= 50, got '${o.students}'`);
       const summary = await generateDistrict({
         seed: Number(o.seed), students, outDir: path.resolve(o.out), schools: o.schools ? Number(o.schools) : undefined,
         log: interactive ? (m: string) => process.stderr.write(`\r\x1b[K${m}`) : undefined,

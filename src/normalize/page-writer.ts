@@ -6,7 +6,7 @@
  */
 import type { EntityType, Reject, SourceRecord } from '../ingest/contract';
 import { ajvDetails, entityValidator, refFields } from '../core/schemas';
-import { canonicalJson, diffRecords, hashOf, unifiedIdFor } from './canonical';
+import { canonicalJson, diffRecords, hashOf, newUnifiedId } from './canonical';
 import type { ChangeRow, IngestTx, RecordRow, SourceRow } from './ports';
 
 export interface PageCounts {
@@ -172,7 +172,7 @@ export async function writePage(tx: IngestTx, ctx: WriteContext, records: Source
         continue;
       }
 
-      const unifiedId = prev?.unifiedId ?? createdInRun?.get(rec.sourceId) ?? unifiedIdFor(ctx.tenantId, ctx.connectorId, type, rec.sourceId);
+      const unifiedId = prev?.unifiedId ?? createdInRun?.get(rec.sourceId) ?? newUnifiedId();
       data.id = unifiedId;
       if (!validate(data)) {
         const details = ajvDetails(validate.errors);

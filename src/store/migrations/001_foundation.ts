@@ -4,6 +4,20 @@
  */
 import type { Knex } from 'knex';
 
+/**
+ * On SQLite, tables keyed by a composite text key are created WITHOUT ROWID: the rows live in the key's B-tree
+ * instead of a rowid table plus a separate key index — one B-tree less to write per record on the ingest path.
+ */
+async function createKeyedTable(knex: Knex, name: string, build: (t: Knex.CreateTableBuilder) => void): Promise<void> {
+  const isSqlite = /sqlite/.test(String(knex.client.config.client));
+  if (!isSqlite) {
+    await knex.schema.createTable(name, build);
+    return;
+  }
+  const statements = knex.schema.createTable(name, build).toSQL();
+  for (const [i, st] of statements.entries()) await knex.raw(i === 0 ? `${st.sql} without rowid` : st.sql, st.bindings as never);
+}
+
 export async function up(knex: Knex): Promise<void> {
   await knex.schema.createTable('tenants', (t) => {
     t.string('id', 63).primary();
@@ -18,7 +32,7 @@ export async function up(knex: Knex): Promise<void> {
   });
 
   // Landing zone: one row per record per source, with its raw payload. `unified_id` links it to the unified record.
-  await knex.schema.createTable('source_records', (t) => {
+  await createKeyedTable(knex, 'source_records', (t) => {
     t.string('tenant_id', 63).notNullable();
     t.string('connector_id', 63).notNullable();
     t.string('entity_type', 32).notNullable();
@@ -33,11 +47,10 @@ export async function up(knex: Knex): Promise<void> {
     t.string('deleted_at', 32);
     t.primary(['tenant_id', 'connector_id', 'entity_type', 'source_id']);
     t.index(['tenant_id', 'entity_type', 'unified_id']);
-    t.index(['tenant_id', 'connector_id', 'entity_type', 'last_run_id']);
   });
 
   // The unified records (current version). History: change_log diffs.
-  await knex.schema.createTable('records', (t) => {
+  await createKeyedTable(knex, 'records', (t) => {
     t.string('tenant_id', 63).notNullable();
     t.string('entity_type', 32).notNullable();
     t.string('id', 64).notNullable();
@@ -51,7 +64,7 @@ export async function up(knex: Knex): Promise<void> {
     t.primary(['tenant_id', 'entity_type', 'id']);
   });
 
-  await knex.schema.createTable('change_log', (t) => {
+  await createKeyedTable(knex, 'change_log', (t) => {
     t.string('tenant_id', 63).notNullable();
     t.bigInteger('seq').notNullable();
     t.string('entity_type', 32).notNullable();
