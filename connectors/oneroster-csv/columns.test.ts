@@ -1,0 +1,46 @@
+/**
+ * columns.ts against the OneRoster 1.2 CSV binding tables extracted in ../shared/conformance (read-only, not part of
+ * this repository). A fresh clone has no ../shared: the check is then skipped, loudly. CI has it.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { COLUMNS_1_1, COLUMNS_1_2, columnsFor } from './columns';
+
+const CONFORMANCE = path.resolve(__dirname, '../../../shared/conformance/oneroster/or12_csv_columns.derived.json');
+const present = fs.existsSync(CONFORMANCE);
+if (!present) {
+  console.warn(`SKIPPED: OneRoster CSV column conformance check — ${CONFORMANCE} is absent (it lives in ../shared, outside this repository; CI must have it).`);
+}
+
+/** The files the connector reads, per the binding's 1.2 names. */
+const READ_FILES = ['orgs.csv', 'academicSessions.csv', 'courses.csv', 'classes.csv', 'users.csv', 'roles.csv', 'demographics.csv', 'enrollments.csv'];
+
+const REQUIRED: Record<string, string> = { Yes: 'yes', 'Yes for Delta': 'delta', No: 'no' };
+
+(present ? describe : describe.skip)('COLUMNS_1_2 matches the OneRoster 1.2 CSV binding', () => {
+  const spec = present
+    ? (JSON.parse(fs.readFileSync(CONFORMANCE, 'utf8')) as { files: Record<string, Array<{ header: string; required?: string }>> })
+    : { files: {} };
+
+  test('every file we read is in the binding', () => {
+    for (const f of READ_FILES) expect(Object.keys(spec.files)).toContain(f);
+    expect(Object.keys(COLUMNS_1_2).sort()).toEqual([...READ_FILES].sort());
+  });
+
+  test.each(READ_FILES)('%s: same headers, same order, same required flags', (file) => {
+    const expected = spec.files[file].map((c) => ({ header: c.header, required: REQUIRED[c.required ?? 'No'] }));
+    expect(COLUMNS_1_2[file]).toEqual(expected);
+  });
+});
+
+describe('COLUMNS_1_1', () => {
+  test('1.1 has no roles.csv and users.csv carries role + orgSourcedIds in the 1.1 order', () => {
+    expect(Object.keys(COLUMNS_1_1)).not.toContain('roles.csv');
+    expect(COLUMNS_1_1['users.csv'].map((c) => c.header).join(',')).toBe(
+      'sourcedId,status,dateLastModified,enabledUser,orgSourcedIds,role,username,userIds,givenName,familyName,middleName,identifier,email,sms,phone,agentSourcedIds,grades,password',
+    );
+    for (const f of READ_FILES.filter((f) => f !== 'users.csv' && f !== 'roles.csv')) expect(COLUMNS_1_1[f]).toEqual(COLUMNS_1_2[f]);
+    expect(columnsFor('1.1')).toBe(COLUMNS_1_1);
+    expect(columnsFor('1.2')).toBe(COLUMNS_1_2);
+  });
+});
