@@ -18,7 +18,7 @@ import { silentLogger, type Logger } from '../core/logger';
 import type { Cursor, EntityType, Reject, StreamPlan, SyncMode } from './contract';
 import { getConnector } from './registry';
 import { ingestTx } from '../normalize/ports';
-import { addCounts, writePage, zeroCounts, type PageCounts, type WriteContext } from '../normalize/page-writer';
+import { addCounts, rememberRefs, writePage, zeroCounts, type PageCounts, type WriteContext } from '../normalize/page-writer';
 import { nowIso } from '../normalize/canonical';
 
 export type RunStatus = 'running' | 'succeeded' | 'failed' | 'needs_review' | 'cancelled';
@@ -141,6 +141,7 @@ export async function runSync(deps: RuntimeDeps, opts: SyncOptions): Promise<Run
   let total = zeroCounts();
   const reported: StoredRejectView[] = [];
   const overlay: WriteContext['overlay'] = dryRun ? { created: new Map(), seen: new Map() } : undefined;
+  const refCache = new Map<string, Map<string, string>>();
   const controller = new AbortController();
   const onAbort = () => controller.abort();
   opts.signal?.addEventListener('abort', onAbort);
@@ -166,8 +167,9 @@ export async function runSync(deps: RuntimeDeps, opts: SyncOptions): Promise<Run
       for await (const page of impl.read(p.stream, settings, { ...base, mode: p.mode, cursor: cursors[p.stream] })) {
         if (controller.signal.aborted) throw new HubError('internal_error', 'The run was cancelled.');
         const at = nowIso();
-        const wctx: WriteContext = { tenantId: opts.tenantId, connectorId: opts.connectorId, runId, at, dryRun, overlay };
-        const counts = await db.knex.transaction(async (trx) => {
+        const streamEntities = impl.manifest.streams.find((s) => s.name === p.stream)?.entities;
+        const wctx: WriteContext = { tenantId: opts.tenantId, connectorId: opts.connectorId, runId, at, dryRun, overlay, refCache, streamEntities };
+        const res = await db.knex.transaction(async (trx) => {
           const tx = await ingestTx(db.dialect, trx);
           const res = await writePage(tx, wctx, page.records, page.rejects);
           if (res.rejects.length) await insertRejects(trx, opts.tenantId, runId, p.stream, res.rejects);
@@ -181,9 +183,11 @@ export async function runSync(deps: RuntimeDeps, opts: SyncOptions): Promise<Run
             unchanged_count: res.counts.unchanged, deleted_count: res.counts.deleted, rejected_count: res.counts.rejected,
           });
           await trx('connector_locks').where({ tenant_id: opts.tenantId, connector_id: opts.connectorId, run_id: runId }).update({ heartbeat_at: at });
-          for (const r of res.rejects) if (reported.length < REPORTED_REJECTS) reported.push({ stream: p.stream, location: r.location, field: r.field, code: r.code, reason: r.reason });
-          return res.counts;
+          return res;
         });
+        const counts = res.counts;
+        for (const r of res.rejects) if (reported.length < REPORTED_REJECTS) reported.push({ stream: p.stream, location: r.location, field: r.field, code: r.code, reason: r.reason });
+        if (!dryRun) rememberRefs(refCache, res.resolved, res.deletedSources);
         pages++;
         report.counts = addCounts(report.counts, counts);
         total = addCounts(total, counts);

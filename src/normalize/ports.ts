@@ -35,7 +35,6 @@ export interface RecordRow {
   entity_type: string;
   id: string;
   data: string;
-  hash: string;
   created_seq: number;
   updated_seq: number;
   created_at: string;
@@ -72,7 +71,7 @@ export interface IngestTx {
 }
 
 const SOURCE_COLS = ['tenant_id', 'connector_id', 'entity_type', 'source_id', 'unified_id', 'hash', 'raw', 'location', 'first_seen_at', 'last_seen_at', 'last_run_id', 'deleted_at'] as const;
-const RECORD_COLS = ['tenant_id', 'entity_type', 'id', 'data', 'hash', 'created_seq', 'updated_seq', 'created_at', 'updated_at', 'deleted_at'] as const;
+const RECORD_COLS = ['tenant_id', 'entity_type', 'id', 'data', 'created_seq', 'updated_seq', 'created_at', 'updated_at', 'deleted_at'] as const;
 const CHANGE_COLS = ['tenant_id', 'seq', 'entity_type', 'entity_id', 'op', 'at', 'run_id', 'cause', 'diff'] as const;
 
 const SQL = {
@@ -82,7 +81,7 @@ const SQL = {
     raw = excluded.raw, location = excluded.location, last_seen_at = excluded.last_seen_at, last_run_id = excluded.last_run_id, deleted_at = excluded.deleted_at`,
   touchSource: `update source_records set last_run_id = ?, last_seen_at = ? where tenant_id = ? and connector_id = ? and entity_type = ? and source_id = ?`,
   upsertRecord: `insert into records (${RECORD_COLS.join(',')}) values (${RECORD_COLS.map(() => '?').join(',')})
-    on conflict (tenant_id, entity_type, id) do update set data = excluded.data, hash = excluded.hash, updated_seq = excluded.updated_seq,
+    on conflict (tenant_id, entity_type, id) do update set data = excluded.data, updated_seq = excluded.updated_seq,
     updated_at = excluded.updated_at, deleted_at = excluded.deleted_at`,
   loadRecord: `select data from records where tenant_id = ? and entity_type = ? and id = ?`,
   insertChange: `insert into change_log (${CHANGE_COLS.join(',')}) values (${CHANGE_COLS.map(() => '?').join(',')})`,
@@ -232,7 +231,7 @@ class PgIngestTx implements IngestTx {
       await this.knex('records')
         .insert(part)
         .onConflict(['tenant_id', 'entity_type', 'id'])
-        .merge(['data', 'hash', 'updated_seq', 'updated_at', 'deleted_at']);
+        .merge(['data', 'updated_seq', 'updated_at', 'deleted_at']);
     }
   }
 

@@ -38,7 +38,7 @@ export async function up(knex: Knex): Promise<void> {
     t.string('entity_type', 32).notNullable();
     t.string('source_id', 255).notNullable();
     t.string('unified_id', 64).notNullable();
-    t.string('hash', 64).notNullable();
+    t.string('hash', 32).notNullable(); // content hash of the mapped record: unchanged rows are not rewritten
     t.text('raw');
     t.string('location', 300);
     t.string('first_seen_at', 32).notNullable();
@@ -55,7 +55,6 @@ export async function up(knex: Knex): Promise<void> {
     t.string('entity_type', 32).notNullable();
     t.string('id', 64).notNullable();
     t.text('data').notNullable();
-    t.string('hash', 64).notNullable();
     t.bigInteger('created_seq').notNullable();
     t.bigInteger('updated_seq').notNullable();
     t.string('created_at', 32).notNullable();
