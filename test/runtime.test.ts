@@ -171,6 +171,18 @@ describeEachDb('connector runtime', (t) => {
     expect(await count(db, 'change_log', { tenant_id: 't1' })).toBe(12);
   });
 
+  it('a cancelled run ends `cancelled`, keeps its committed pages, and the next run resumes', async () => {
+    FAKE_SOURCES.set('main', { streams: { people: { mode: 'incremental', pages: [people(2), people(2, 2), people(2, 4)].map((records) => ({ records })) } } });
+    const ac = new AbortController();
+    const run = await runSync(deps, { tenantId: 't1', connectorId: 'src', signal: ac.signal, onPage: ({ pages }) => { if (pages === 1) ac.abort(); } });
+    expect(run.status).toBe('cancelled');
+    expect(run.error?.code).toBe('run_cancelled');
+    expect(await live(db, 't1', 'person')).toBe(2);
+    const next = await runSync(deps, { tenantId: 't1', connectorId: 'src' });
+    expect(next.status).toBe('succeeded');
+    expect(await live(db, 't1', 'person')).toBe(6);
+  });
+
   it('never runs one connector twice at once', async () => {
     source({ people: [people(2), people(2, 2)] });
     let second: Promise<unknown> | undefined;
@@ -197,5 +209,15 @@ describeEachDb('connector runtime', (t) => {
     expect(ids1.filter((i) => ids2.includes(i))).toEqual([]);
     const seq2 = await db.knex('change_log').where({ tenant_id: 't2' }).pluck('seq');
     expect(seq2.map(Number)).toEqual([1, 2]);
+  });
+});
+
+describe('runtime without a database', () => {
+  it('a database that is not reachable gives database_unavailable naming it without the password', async () => {
+    const { openDb } = await import('../src/store/db');
+    const err = await openDb({ url: 'postgres://hub:s3cret@127.0.0.1:1/nowhere' }).catch((e) => e);
+    expect(err.code).toBe('database_unavailable');
+    expect(err.message).toContain('postgres://hub:***@127.0.0.1:1/nowhere');
+    expect(err.message).not.toContain('s3cret');
   });
 });

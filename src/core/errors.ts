@@ -25,6 +25,7 @@ export const ERROR_CODES = {
   reference_unresolved: { kind: 'input', status: 422, summary: 'A record refers to another record that the source never supplied (rejected).' },
   row_malformed: { kind: 'input', status: 422, summary: 'A source row cannot be parsed (wrong column count, bad quoting, bad value).' },
   sweep_refused: { kind: 'config', status: 409, summary: 'A full refresh would delete more than the allowed share of records, or the source returned nothing; the run needs review.' },
+  run_cancelled: { kind: 'transient', status: 409, summary: 'The run was cancelled (shutdown or operator); committed pages are kept and the next run resumes.' },
   run_not_found: { kind: 'input', status: 404, summary: 'No run with that id exists for the tenant.' },
   run_not_reviewable: { kind: 'input', status: 409, summary: 'The run is not waiting for review, or a newer run has superseded it.' },
   database_unavailable: { kind: 'transient', status: 503, summary: 'The database cannot be reached.' },

@@ -40,7 +40,10 @@ export interface SourceRecord {
   raw?: unknown;
   /** Where it came from, for reports: `users.csv:17`, `$.users[3]`. */
   location?: string;
-  /** The source says this record is deleted (OneRoster `tobedeleted` in a delta). */
+  /**
+   * The source says this record is deleted (OneRoster `tobedeleted` in a delta). Only `type` and `sourceId` matter
+   * then: `data` may be `{}` and is not validated.
+   */
   deleted?: boolean;
 }
 
@@ -98,7 +101,10 @@ export interface ConnectorManifest {
 export interface StreamPlan {
   stream: string;
   mode: SyncMode;
-  /** When set, the stream is skipped (e.g. `absent` in a OneRoster manifest, or nothing new since the cursor). */
+  /**
+   * When set, the stream is skipped (e.g. `absent` in a OneRoster manifest, or nothing new since the cursor). A
+   * skipped stream is never swept, whatever its `mode`.
+   */
   skip?: string;
 }
 

@@ -13,7 +13,7 @@ import { randomBytes } from 'node:crypto';
 import type { Db } from '../store/db';
 import type { LoadedConfig } from '../core/config';
 import { findConnector, resolveSettings } from '../core/config';
-import { HubError, toHubError } from '../core/errors';
+import { HubError, isHubError, toHubError } from '../core/errors';
 import { silentLogger, type Logger } from '../core/logger';
 import type { Cursor, EntityType, Reject, StreamPlan, SyncMode } from './contract';
 import { getConnector } from './registry';
@@ -165,7 +165,7 @@ export async function runSync(deps: RuntimeDeps, opts: SyncOptions): Promise<Run
       }
       let pages = 0;
       for await (const page of impl.read(p.stream, settings, { ...base, mode: p.mode, cursor: cursors[p.stream] })) {
-        if (controller.signal.aborted) throw new HubError('internal_error', 'The run was cancelled.');
+        if (controller.signal.aborted) throw new HubError('run_cancelled', 'The run was cancelled.');
         const at = nowIso();
         const streamEntities = impl.manifest.streams.find((s) => s.name === p.stream)?.entities;
         const wctx: WriteContext = { tenantId: opts.tenantId, connectorId: opts.connectorId, runId, at, dryRun, overlay, refCache, streamEntities };
@@ -214,8 +214,13 @@ export async function runSync(deps: RuntimeDeps, opts: SyncOptions): Promise<Run
       if (dryRun && check.refused) review = check.review;
     }
   } catch (e) {
-    error = toHubError(e);
-    status = 'failed';
+    if (controller.signal.aborted) {
+      error = isHubError(e) && e.code === 'run_cancelled' ? e : new HubError('run_cancelled', 'The run was cancelled; committed pages are kept and the next run resumes.');
+      status = 'cancelled';
+    } else {
+      error = toHubError(e);
+      status = 'failed';
+    }
     log.error({ runId, code: error.code, err: error.kind === 'system' ? (e as Error).stack : undefined }, `sync failed: ${error.message}`);
   } finally {
     opts.signal?.removeEventListener('abort', onAbort);

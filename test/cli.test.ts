@@ -1,0 +1,96 @@
+/**
+ * The command line as a user runs it: a child process per command (through tsx, no build needed).
+ * Also the README's quick start: `hub start` generates and syncs the demo district and serves it.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { spawn, spawnSync } from 'node:child_process';
+
+const ROOT = path.join(__dirname, '..');
+const CLI = [require.resolve('tsx/cli'), path.join(ROOT, 'src/cli/main.ts')];
+const env = { ...process.env, CI: 'true', LOG_LEVEL: 'warn', HUB_CONFIG: '' };
+
+function hub(args: string[], extraEnv: Record<string, string> = {}) {
+  const r = spawnSync(process.execPath, [...CLI, ...args], { encoding: 'utf8', env: { ...env, ...extraEnv }, cwd: ROOT, timeout: 60000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe('hub CLI', () => {
+  let dir: string;
+  let cfg: string;
+  beforeAll(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hub-cli-'));
+    cfg = path.join(dir, 'hub.config.json');
+    fs.writeFileSync(cfg, JSON.stringify({
+      database: { url: './hub.sqlite' },
+      tenants: [{ id: 'acme', name: 'Acme USD', connectors: [
+        { id: 'sis', type: 'oneroster-csv', settings: { path: path.join(ROOT, 'fixtures/oneroster-csv/or12-bulk') } },
+        { id: 'broken', type: 'oneroster-csv', settings: { path: path.join(ROOT, 'fixtures/oneroster-csv/bad-header') } },
+      ] }],
+    }));
+  });
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it('config validate names the file, the JSON path and the expectation', () => {
+    const bad = path.join(dir, 'bad.json');
+    fs.writeFileSync(bad, JSON.stringify({ tenants: [{ id: 'x', name: 'X', connectors: [{ id: 'a', type: 'oneroster-csv', schedule: 'often', settings: { path: '.' } }] }] }));
+    const r = hub(['config', 'validate', bad]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`error config_invalid: ${bad}: $.tenants[0].connectors[0].schedule: 'often' is not a valid cron expression`);
+    const ok = hub(['config', 'validate', cfg]);
+    expect(ok.code).toBe(0);
+    expect(ok.stdout).toContain('valid (1 tenant(s), 2 connector(s)');
+  });
+
+  it('sync --dry-run writes nothing, sync writes, a re-run is all unchanged, runs lists them', () => {
+    const dry = hub(['--config', cfg, 'sync', 'sis', '--dry-run']);
+    expect(dry.code).toBe(0);
+    expect(dry.stdout).toMatch(/\(dry run\) succeeded/);
+    const first = hub(['--config', cfg, 'sync', 'sis']);
+    expect(first.stdout).toMatch(/succeeded/);
+    const inserted = Number(/inserted (\d+)/.exec(first.stdout)![1]);
+    expect(inserted).toBeGreaterThan(10);
+    expect(/inserted (\d+)/.exec(dry.stdout)![1]).toBe(String(inserted));
+    const again = hub(['--config', cfg, 'sync', 'sis']);
+    expect(again.stdout).toMatch(/inserted 0 {2}updated 0/);
+    const runs = hub(['--config', cfg, 'runs']);
+    expect(runs.stdout.trim().split('\n')).toHaveLength(3);
+    expect(runs.stdout).toContain('succeeded*');
+  });
+
+  it('a broken source fails the run with a clear error and exit code 1', () => {
+    const r = hub(['--config', cfg, 'sync', 'broken']);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain('error source_invalid: users.csv:1: expected column 5 to be "username", found "userName"');
+  });
+
+  it('an unknown connector or missing secret is an error, not a crash', () => {
+    const r = hub(['--config', cfg, 'sync', 'nope']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("error connector_unknown: No connector 'nope' is configured for tenant 'acme'.");
+  });
+
+  it('quick start: `hub start` generates, syncs and serves the demo district', async () => {
+    const port = 20000 + Math.floor(Math.random() * 20000);
+    const child = spawn(process.execPath, [...CLI, '--database', path.join(dir, 'demo.sqlite'), 'start', '--port', String(port)], { env: { ...env, HUB_API_KEY: 'test-demo-key' }, cwd: ROOT });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (out += d));
+    try {
+      for (let i = 0; i < 600 && !out.includes('listening on'); i++) await new Promise((r) => setTimeout(r, 100));
+      expect(out).toContain('listening on');
+      expect(out).toMatch(/run run_\w+ succeeded/);
+      expect(out).toMatch(/rejects \(first \d+ of \d+/);
+      const health = await fetch(`http://127.0.0.1:${port}/healthz`);
+      expect(await health.json()).toEqual({ status: 'ok', database: 'ok' });
+      const persons = await fetch(`http://127.0.0.1:${port}/api/v1/tenants/demo/persons?limit=3`, { headers: { authorization: 'Bearer test-demo-key' } });
+      expect(persons.status).toBe(200);
+      expect((await persons.json()).data).toHaveLength(3);
+      expect((await fetch(`http://127.0.0.1:${port}/api/v1/tenants/demo/persons`)).status).toBe(401);
+    } finally {
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('exit', r));
+    }
+  }, 90000);
+});
