@@ -86,7 +86,7 @@ describe('hub CLI', () => {
       expect(await health.json()).toEqual({ status: 'ok', database: 'ok' });
       const persons = await fetch(`http://127.0.0.1:${port}/api/v1/tenants/demo/persons?limit=3`, { headers: { authorization: 'Bearer test-demo-key' } });
       expect(persons.status).toBe(200);
-      expect((await persons.json()).data).toHaveLength(3);
+      expect(((await persons.json()) as { data: unknown[] }).data).toHaveLength(3);
       expect((await fetch(`http://127.0.0.1:${port}/api/v1/tenants/demo/persons`)).status).toBe(401);
     } finally {
       child.kill('SIGTERM');

@@ -3,7 +3,7 @@ import { FAKE_SOURCES, org, person } from './helpers/fake-connector';
 import { validateConfig } from '../src/core/config';
 import { ensureTenants } from '../src/store/tenants';
 import { runSync, approveRun } from '../src/ingest/runner';
-import type { Db } from '../src/store/db';
+import { openDb, type Db } from '../src/store/db';
 import type { SourceRecord } from '../src/ingest/contract';
 
 const config = (maxDeleteShare = 0.1) =>
@@ -214,8 +214,7 @@ describeEachDb('connector runtime', (t) => {
 
 describe('runtime without a database', () => {
   it('a database that is not reachable gives database_unavailable naming it without the password', async () => {
-    const { openDb } = await import('../src/store/db');
-    const err = await openDb({ url: 'postgres://hub:s3cret@127.0.0.1:1/nowhere' }).catch((e) => e);
+    const err = await openDb({ url: 'postgres://hub:s3cret@127.0.0.1:1/nowhere' }).catch((e: unknown) => e as { code: string; message: string });
     expect(err.code).toBe('database_unavailable');
     expect(err.message).toContain('postgres://hub:***@127.0.0.1:1/nowhere');
     expect(err.message).not.toContain('s3cret');
