@@ -214,7 +214,7 @@ describeEachDb('connector runtime', (t) => {
 
 describe('runtime without a database', () => {
   it('a database that is not reachable gives database_unavailable naming it without the password', async () => {
-    const err = await openDb({ url: 'postgres://hub:s3cret@127.0.0.1:1/nowhere' }).catch((e: unknown) => e as { code: string; message: string });
+    const err = (await openDb({ url: 'postgres://hub:s3cret@127.0.0.1:1/nowhere' }).catch((e: unknown) => e)) as { code: string; message: string };
     expect(err.code).toBe('database_unavailable');
     expect(err.message).toContain('postgres://hub:***@127.0.0.1:1/nowhere');
     expect(err.message).not.toContain('s3cret');
