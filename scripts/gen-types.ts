@@ -36,6 +36,20 @@ export async function generate(): Promise<string> {
     '',
   ];
   const files = fs.readdirSync(dir).filter((f) => f.endsWith('.schema.json') && f !== 'common.schema.json').sort();
+  const entities: [string, string][] = [];
+  for (const file of files) {
+    const raw = JSON.parse(fs.readFileSync(path.join(dir, file), 'utf8')) as Json;
+    if (typeof raw['x-entity'] === 'string') entities.push([raw['x-entity'], file.replace(/\.schema\.json$/, '')]);
+  }
+  entities.sort((a, b) => a[0].localeCompare(b[0]));
+  parts.push(
+    '/** Entity types: one per schema in schemas/unified/ declaring `x-entity`. */',
+    `export const ENTITY_TYPES = [${entities.map(([e]) => `'${e}'`).join(', ')}] as const;`,
+    'export type EntityType = (typeof ENTITY_TYPES)[number];',
+    '/** Schema file (without .schema.json) of each entity type. */',
+    `export const UNIFIED_SCHEMA_FILES: Record<EntityType, string> = { ${entities.map(([e, f]) => `${e}: '${f}'`).join(', ')} };`,
+    '',
+  );
   for (const file of files) {
     const schema = inlineCommon(JSON.parse(fs.readFileSync(path.join(dir, file), 'utf8')), common) as Json;
     delete schema.$id;

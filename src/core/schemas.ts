@@ -10,16 +10,8 @@ import addFormats from 'ajv-formats';
 import { SCHEMAS_DIR } from './paths';
 import type { EntityType } from '../ingest/contract';
 
-export const UNIFIED_SCHEMA_FILES: Record<EntityType, string> = {
-  org: 'org',
-  academicSession: 'academic-session',
-  course: 'course',
-  class: 'class',
-  person: 'person',
-  role: 'role',
-  enrollment: 'enrollment',
-  demographics: 'demographics',
-};
+export { UNIFIED_SCHEMA_FILES } from '../types/unified.generated';
+import { UNIFIED_SCHEMA_FILES } from '../types/unified.generated';
 
 function listJson(dir: string): string[] {
   const out: string[] = [];
@@ -40,6 +32,7 @@ export function ajv(): Ajv {
   addFormats(a);
   a.addKeyword({ keyword: 'x-ref', schemaType: 'string' });
   a.addKeyword({ keyword: 'x-category', schemaType: 'string' });
+  a.addKeyword({ keyword: 'x-entity', schemaType: 'string' });
   for (const file of listJson(SCHEMAS_DIR)) {
     const schema = JSON.parse(fs.readFileSync(file, 'utf8')) as { $id?: string };
     if (!schema.$id) throw new Error(`${path.relative(SCHEMAS_DIR, file)}: schema has no $id`);

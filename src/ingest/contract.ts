@@ -6,18 +6,12 @@
  */
 import type { Logger } from '../core/logger';
 
-/** Unified entity types a connector may yield. Each has a JSON Schema in schemas/unified/. */
-export const ENTITY_TYPES = [
-  'org',
-  'academicSession',
-  'course',
-  'class',
-  'person',
-  'role',
-  'enrollment',
-  'demographics',
-] as const;
-export type EntityType = (typeof ENTITY_TYPES)[number];
+/**
+ * Unified entity types a connector may yield: one per schema in schemas/unified/ that declares `x-entity`. The list
+ * is generated (`npm run gen:types`), so adding an entity type is adding a schema file.
+ */
+export { ENTITY_TYPES, type EntityType } from '../types/unified.generated';
+import type { EntityType } from '../types/unified.generated';
 
 /** Flat JSON, opaque to the core, committed in the same transaction as the page it follows. */
 export type Cursor = Record<string, string | number | boolean | null>;
