@@ -904,6 +904,28 @@ sweep?: {
 maxDeleteShare?: number
 }
 }[]
+/**
+ * Caliper event ingest (POST /caliper/{tenant}). Each sensor (a learning app or LMS) has its own bearer token.
+ */
+caliper?: {
+sensors?: (({
+[k: string]: unknown
+} | {
+[k: string]: unknown
+}) & {
+/**
+ * The sensor IRI the app sends as `sensor` in its envelopes.
+ */
+id: string
+name?: string
+/**
+ * Hex SHA-256 of the sensor's bearer token.
+ */
+sha256?: string
+token?: Secret
+})[]
+maxPayloadBytes?: number
+}
 }, ...({
 id: string
 name: string
@@ -934,5 +956,27 @@ sweep?: {
 maxDeleteShare?: number
 }
 }[]
+/**
+ * Caliper event ingest (POST /caliper/{tenant}). Each sensor (a learning app or LMS) has its own bearer token.
+ */
+caliper?: {
+sensors?: (({
+[k: string]: unknown
+} | {
+[k: string]: unknown
+}) & {
+/**
+ * The sensor IRI the app sends as `sensor` in its envelopes.
+ */
+id: string
+name?: string
+/**
+ * Hex SHA-256 of the sensor's bearer token.
+ */
+sha256?: string
+token?: Secret
+})[]
+maxPayloadBytes?: number
+}
 })[]]
 }
