@@ -352,7 +352,7 @@ describeEachDb('HTTP API', (t) => {
     expect(ids).toEqual(all);
     const item = pages[0].data[0] as Record<string, unknown>;
     expect(Object.keys(item).sort()).toEqual(
-      ['connectorId', 'connectorType', 'counts', 'dryRun', 'durationMs', 'error', 'finishedAt', 'id', 'review', 'reviewedAt', 'reviewedBy', 'startedAt', 'status', 'streams', 'tenantId', 'trigger'].sort(),
+      ['connectorId', 'connectorType', 'counts', 'dryRun', 'durationMs', 'error', 'finishedAt', 'id', 'matching', 'review', 'reviewedAt', 'reviewedBy', 'startedAt', 'status', 'streams', 'tenantId', 'trigger'].sort(),
     );
 
     const held = await get('/api/v1/tenants/t1/runs?status=needs_review', KEY.ops);

@@ -12,7 +12,7 @@ import os from 'node:os';
 import { randomBytes } from 'node:crypto';
 import type { Db } from '../store/db';
 import type { LoadedConfig } from '../core/config';
-import { findConnector, resolveSettings } from '../core/config';
+import { findConnector, findTenant, resolveSettings } from '../core/config';
 import { HubError, isHubError, toHubError } from '../core/errors';
 import { silentLogger, type Logger } from '../core/logger';
 import type { Cursor, EntityType, Reject, StreamPlan, SyncMode } from './contract';
@@ -20,6 +20,8 @@ import { getConnector } from './registry';
 import { ingestTx } from '../normalize/ports';
 import { addCounts, rememberRefs, writePage, zeroCounts, type PageCounts, type WriteContext } from '../normalize/page-writer';
 import { nowIso } from '../normalize/canonical';
+import { recomputePersons, type IdentitySettings } from '../normalize/persons';
+import { resolveIdentities, type MatchStats } from '../normalize/resolve';
 
 export type RunStatus = 'running' | 'succeeded' | 'failed' | 'needs_review' | 'cancelled';
 export type RunTrigger = 'manual' | 'schedule' | 'api' | 'startup';
@@ -46,6 +48,8 @@ export interface RunSummary {
   counts: PageCounts;
   streams: StreamReport[];
   review?: SweepReview;
+  /** Identity resolution of the source persons this run brought (linked / review / new). */
+  matching?: MatchStats;
   error?: { code: string; message: string; details: unknown[] };
   durationMs: number;
   /** The first rejects (all of them are in the store's reject report). */
@@ -119,7 +123,8 @@ async function loadCursors(db: Db, tenantId: string, connectorId: string): Promi
 export async function runSync(deps: RuntimeDeps, opts: SyncOptions): Promise<RunSummary> {
   const { db, config } = deps;
   const log = (opts.log ?? deps.log ?? silentLogger).child({ tenant: opts.tenantId, connector: opts.connectorId });
-  const { connector: cc, index } = findConnector(config.config, opts.tenantId, opts.connectorId);
+  const { connector: cc, index, tenant } = findConnector(config.config, opts.tenantId, opts.connectorId);
+  const identity = tenant.identity as IdentitySettings | undefined;
   const impl = getConnector(cc.type);
   if (!impl) throw new HubError('connector_unknown', `No implementation is registered for connector type '${cc.type}'.`);
   const settings = resolveSettings(impl.manifest, cc.settings, `$.tenants[${index[0]}].connectors[${index[1]}].settings`);
@@ -149,6 +154,7 @@ export async function runSync(deps: RuntimeDeps, opts: SyncOptions): Promise<Run
   let status: RunStatus = 'succeeded';
   let review: SweepReview | undefined;
   let error: HubError | undefined;
+  let matching: MatchStats | undefined;
 
   try {
     const cursors = await loadCursors(db, opts.tenantId, opts.connectorId);
@@ -168,7 +174,7 @@ export async function runSync(deps: RuntimeDeps, opts: SyncOptions): Promise<Run
         if (controller.signal.aborted) throw new HubError('run_cancelled', 'The run was cancelled.');
         const at = nowIso();
         const streamEntities = impl.manifest.streams.find((s) => s.name === p.stream)?.entities;
-        const wctx: WriteContext = { tenantId: opts.tenantId, connectorId: opts.connectorId, runId, at, dryRun, overlay, refCache, streamEntities };
+        const wctx: WriteContext = { tenantId: opts.tenantId, connectorId: opts.connectorId, runId, at, dryRun, overlay, refCache, streamEntities, identity };
         const res = await db.knex.transaction(async (trx) => {
           const tx = await ingestTx(db.dialect, trx);
           const res = await writePage(tx, wctx, page.records, page.rejects);
@@ -206,12 +212,16 @@ export async function runSync(deps: RuntimeDeps, opts: SyncOptions): Promise<Run
         review = check.review;
         log.warn({ runId, review: check.review.types.map((t) => ({ type: t.type, vanishing: t.vanishing, share: t.share })) }, 'sweep refused: run needs review');
       } else if (!dryRun) {
-        const deleted = await sweep(db, opts.tenantId, opts.connectorId, runId, check.review.types.map((t) => t.type), 'sweep');
+        const deleted = await sweep(db, opts.tenantId, opts.connectorId, runId, check.review.types.map((t) => t.type), 'sweep', identity);
         total.deleted += deleted;
       } else {
         total.deleted += check.review.types.reduce((n, t) => n + t.vanishing, 0);
       }
       if (dryRun && check.refused) review = check.review;
+    }
+    if (!dryRun && streams.some((s) => !s.skipped && (decl.get(s.stream) ?? []).includes('person'))) {
+      matching = await resolveIdentities(db, { tenantId: opts.tenantId, connectorId: opts.connectorId, runId, identity });
+      log.info({ runId, ...matching }, 'identity resolution');
     }
   } catch (e) {
     if (controller.signal.aborted) {
@@ -231,13 +241,14 @@ export async function runSync(deps: RuntimeDeps, opts: SyncOptions): Promise<Run
     await db.knex('runs').where({ id: runId }).update({
       status, finished_at: nowIso(), duration_ms: durationMs, deleted_count: total.deleted,
       streams: JSON.stringify(streams), review: review ? JSON.stringify(review) : null, error: error ? JSON.stringify(error.toJSON()) : null,
+      matching: matching ? JSON.stringify(matching) : null,
     });
   } finally {
     await releaseLock(db, opts.tenantId, opts.connectorId, runId);
   }
   log.info({ runId, status, durationMs, ...total }, 'sync finished');
   return {
-    id: runId, tenantId: opts.tenantId, connectorId: opts.connectorId, status, dryRun, counts: total, streams, review,
+    id: runId, tenantId: opts.tenantId, connectorId: opts.connectorId, status, dryRun, counts: total, streams, review, matching,
     error: error?.toJSON(), durationMs, rejects: reported,
   };
 }
@@ -277,7 +288,7 @@ async function assessSweep(
 }
 
 /** Deletes (soft) the live source records of these types not seen by `runId`, with their unified records. */
-async function sweep(db: Db, tenantId: string, connectorId: string, runId: string, types: EntityType[], cause: string): Promise<number> {
+async function sweep(db: Db, tenantId: string, connectorId: string, runId: string, types: EntityType[], cause: string, identity?: IdentitySettings): Promise<number> {
   let deleted = 0;
   for (const type of types) {
     for (;;) {
@@ -288,8 +299,13 @@ async function sweep(db: Db, tenantId: string, connectorId: string, runId: strin
         if (!rows.length) return 0;
         const at = nowIso();
         const tx = await ingestTx(db.dialect, trx);
-        const first = await tx.allocateSeq(tenantId, rows.length);
         await trx('source_records').where({ tenant_id: tenantId, connector_id: connectorId, entity_type: type }).whereIn('source_id', rows.map((r) => r.source_id)).update({ deleted_at: at });
+        if (type === 'person') {
+          // A person stays while another system still knows them: rebuild from the sources left, delete when none is.
+          await recomputePersons(tx, { tenantId, runId, at, cause, precedence: identity?.precedence }, rows.map((r) => r.unified_id));
+          return rows.length;
+        }
+        const first = await tx.allocateSeq(tenantId, rows.length);
         for (const [i, r] of rows.entries()) await tx.markDeleted(tenantId, type, r.unified_id, first + i, at);
         await tx.insertChanges(rows.map((r, i) => ({ tenant_id: tenantId, seq: first + i, entity_type: type, entity_id: r.unified_id, op: 'delete' as const, at, run_id: runId, cause, diff: null })));
         return rows.length;
@@ -317,7 +333,7 @@ export async function approveRun(deps: RuntimeDeps, tenantId: string, runId: str
   const review = JSON.parse(run.review) as SweepReview;
   await acquireLock(db, tenantId, run.connector_id, runId);
   try {
-    const deleted = await sweep(db, tenantId, run.connector_id, runId, review.types.map((t) => t.type), 'approved_sweep');
+    const deleted = await sweep(db, tenantId, run.connector_id, runId, review.types.map((t) => t.type), 'approved_sweep', findTenant(deps.config.config, tenantId)?.identity);
     await db.knex('runs').where({ id: runId }).update({ status: 'succeeded', reviewed_by: by, reviewed_at: nowIso(), deleted_count: Number(run.deleted_count) + deleted });
   } finally {
     await releaseLock(db, tenantId, run.connector_id, runId);
@@ -338,6 +354,7 @@ export function runRowToSummary(r: any, rejects: any[] = []): RunSummary {
     id: r.id, tenantId: r.tenant_id, connectorId: r.connector_id, status: r.status, dryRun: !!r.dry_run,
     counts: { read: Number(r.read_count), inserted: Number(r.inserted_count), updated: Number(r.updated_count), unchanged: Number(r.unchanged_count), deleted: Number(r.deleted_count), rejected: Number(r.rejected_count) },
     streams: r.streams ? JSON.parse(r.streams) : [], review: r.review ? JSON.parse(r.review) : undefined,
+    matching: r.matching ? JSON.parse(r.matching) : undefined,
     error: r.error ? JSON.parse(r.error) : undefined, durationMs: r.duration_ms ?? Date.now() - Date.parse(r.started_at),
     rejects: rejects.map((x) => ({ stream: x.stream, location: x.location, field: x.field, code: x.code, reason: x.reason })),
   };

@@ -8,6 +8,7 @@ import type { EntityType, Reject, SourceRecord } from '../ingest/contract';
 import { ajvDetails, entityValidator, refFields } from '../core/schemas';
 import { diffRecords, hashOf, newUnifiedId } from './canonical';
 import type { ChangeRow, IngestTx, RecordRow, SourceRow } from './ports';
+import { linkByStrongIdentifiers, recomputePersons, strongSystems, writePersonIdentifiers, type Identifier, type IdentitySettings } from './persons';
 
 export interface PageCounts {
   read: number;
@@ -49,6 +50,8 @@ export interface WriteContext {
   refCache?: Map<string, Map<string, string>>;
   /** Entity types of the stream this page belongs to: rejected rows count as seen for these. */
   streamEntities?: EntityType[];
+  /** The tenant's identity settings: strong identifiers link persons at ingest; precedence builds merged views. */
+  identity?: IdentitySettings;
 }
 
 export interface PageResult {
@@ -133,11 +136,14 @@ export async function writePage(tx: IngestTx, ctx: WriteContext, records: Source
   const seenInPage = new Set<string>();
   const deletions: { type: string; id: string }[] = [];
   const deletedSources: { type: string; sourceIds: string[] }[] = [];
+  const personsTouched = new Set<string>();
+  const identifierWrites: { sourceId: string; personId: string; identifiers: Identifier[] }[] = [];
 
   for (const [type, list] of byType) {
     const stored = existing.get(type)!;
     const validate = entityValidator(type);
     const refs = refFields(type);
+    const personRefs = refs.filter((r) => r.target === 'person' && !r.many).map((r) => r.field);
     const createdInRun = ctx.overlay?.created.get(type);
     const live = (target: EntityType, sourceId: string): string | undefined =>
       resolved.get(target)?.get(sourceId) ?? ctx.overlay?.created.get(target)?.get(sourceId);
@@ -157,8 +163,11 @@ export async function writePage(tx: IngestTx, ctx: WriteContext, records: Source
         if (prev && !prev.deleted) {
           counts.deleted++;
           sourceRows.push(sourceRow(ctx, rec, prev.unifiedId, prev.hash, ctx.at));
-          deletions.push({ type, id: prev.unifiedId });
-          changes.push(change(ctx, type, prev.unifiedId, 'delete', 'sync', null));
+          if (type === 'person') personsTouched.add(prev.unifiedId); // deleted only when no other source is left
+          else {
+            deletions.push({ type, id: prev.unifiedId });
+            changes.push(change(ctx, type, prev.unifiedId, 'delete', 'sync', null));
+          }
           resolved.get(type)?.delete(rec.sourceId);
           deletedSources.push({ type, sourceIds: [rec.sourceId] });
         } else {
@@ -198,7 +207,19 @@ export async function writePage(tx: IngestTx, ctx: WriteContext, records: Source
         continue;
       }
 
-      const unifiedId = prev?.unifiedId ?? createdInRun?.get(rec.sourceId) ?? newUnifiedId();
+      let unifiedId = prev?.unifiedId ?? createdInRun?.get(rec.sourceId);
+      let match: { state: string; rule: string | null } | undefined;
+      if (!unifiedId && type === 'person') {
+        // A new source person: the same learner as an existing person when exactly one person claims its strong
+        // identifiers. Everything else waits for the scored match at the end of the run (src/normalize/resolve.ts).
+        const ids = (data.identifiers as Identifier[] | undefined) ?? [];
+        const link = ctx.identity?.connectors?.[ctx.connectorId]?.match === false ? {} : await linkByStrongIdentifiers(tx.knex, ctx.tenantId, ctx.connectorId, ids, strongSystems(ctx.identity, ctx.connectorId));
+        if (link.personId) {
+          unifiedId = link.personId;
+          match = { state: 'linked', rule: link.rule ?? 'exact' };
+        } else match = { state: link.conflict ? 'conflict' : 'provisional', rule: link.conflict ? `conflict:${link.conflict.join(',')}` : null };
+      }
+      unifiedId ??= newUnifiedId();
       data.id = unifiedId;
       if (!validate(data)) {
         const details = ajvDetails(validate.errors);
@@ -215,12 +236,38 @@ export async function writePage(tx: IngestTx, ctx: WriteContext, records: Source
         pushTouch(touch, type, rec.sourceId);
         continue;
       }
-      sourceRows.push(sourceRow(ctx, rec, unifiedId, hash, null));
+      const srow = sourceRow(ctx, rec, unifiedId, hash, null);
+      if (type === 'person') {
+        srow.data = json;
+        if (match) {
+          srow.match_state = match.state;
+          srow.match_rule = match.rule;
+        }
+        personsTouched.add(unifiedId);
+        identifierWrites.push({ sourceId: rec.sourceId, personId: unifiedId, identifiers: (data.identifiers as Identifier[] | undefined) ?? [] });
+      } else if (personRefs.length) {
+        const r: Record<string, unknown> = {};
+        for (const f of personRefs) if (rec.data[f] !== undefined) r[f] = rec.data[f];
+        srow.refs = JSON.stringify(r);
+      }
+      sourceRows.push(srow);
       const row: RecordRow = {
         tenant_id: ctx.tenantId, entity_type: type, id: unifiedId, data: json,
-        created_seq: 0, updated_seq: 0, created_at: ctx.at, updated_at: ctx.at, deleted_at: null,
+        created_seq: 0, updated_seq: 0, created_at: ctx.at, updated_at: ctx.at, deleted_at: null, provenance: null,
       };
-      if (!prev) {
+      if (type === 'person') {
+        // The record itself is the merged view of every source: rebuilt after the loop.
+        if (prev) counts.updated++;
+        else counts.inserted++;
+        if (ctx.overlay && !prev) {
+          let m = ctx.overlay.created.get(type);
+          if (!m) ctx.overlay.created.set(type, (m = new Map()));
+          m.set(rec.sourceId, unifiedId);
+        }
+        let m = resolved.get(type);
+        if (!m) resolved.set(type, (m = new Map()));
+        m.set(rec.sourceId, unifiedId);
+      } else if (!prev) {
         counts.inserted++;
         recordRows.push(row);
         changes.push(change(ctx, type, unifiedId, 'create', 'sync', null));
@@ -276,6 +323,12 @@ export async function writePage(tx: IngestTx, ctx: WriteContext, records: Source
     await tx.upsertRecords(recordRows);
     for (const d of deletions) await tx.markDeleted(ctx.tenantId, d.type, d.id, seqOf.get(`${d.type}\u0000${d.id}`)!, ctx.at);
     await tx.insertChanges(rows);
+  } else if (sourceRows.length) {
+    await tx.upsertSources(sourceRows);
+  }
+  for (const w of identifierWrites) await writePersonIdentifiers(tx.knex, ctx.tenantId, ctx.connectorId, w.sourceId, w.personId, w.identifiers);
+  if (personsTouched.size) {
+    await recomputePersons(tx, { tenantId: ctx.tenantId, runId: ctx.runId, at: ctx.at, cause: 'sync', precedence: ctx.identity?.precedence }, personsTouched);
   }
   for (const [type, ids] of touch) await tx.touchSources(ctx.tenantId, ctx.connectorId, type, ids, ctx.runId, ctx.at);
   for (const [type, ids] of touchedByReject) await tx.touchSources(ctx.tenantId, ctx.connectorId, type, ids, ctx.runId, ctx.at);
@@ -308,6 +361,7 @@ function sourceRow(ctx: WriteContext, rec: SourceRecord, unifiedId: string, hash
     tenant_id: ctx.tenantId, connector_id: ctx.connectorId, entity_type: rec.type, source_id: rec.sourceId,
     unified_id: unifiedId, hash, raw: rec.raw === undefined ? null : JSON.stringify(rec.raw), location: rec.location ?? null,
     first_seen_at: ctx.at, last_seen_at: ctx.at, last_run_id: ctx.runId, deleted_at: deletedAt,
+    data: null, refs: null, match_state: null, match_rule: null, match_score: null,
   };
 }
 

@@ -28,6 +28,13 @@ export interface SourceRow {
   last_seen_at: string;
   last_run_id: string;
   deleted_at: string | null;
+  /** Persons only: this source's own mapped fields (the merged view is computed from every source's). */
+  data: string | null;
+  /** Records that refer to persons: the *source* ids of those references, e.g. {"personId": "stu-1"}. */
+  refs: string | null;
+  match_state: string | null;
+  match_rule: string | null;
+  match_score: number | null;
 }
 
 export interface RecordRow {
@@ -40,6 +47,7 @@ export interface RecordRow {
   created_at: string;
   updated_at: string;
   deleted_at: string | null;
+  provenance: string | null;
 }
 
 export interface ChangeRow {
@@ -47,7 +55,7 @@ export interface ChangeRow {
   seq: number;
   entity_type: string;
   entity_id: string;
-  op: 'create' | 'update' | 'delete' | 'restore';
+  op: 'create' | 'update' | 'delete' | 'restore' | 'merge' | 'unmerge';
   at: string;
   run_id: string | null;
   cause: string | null;
@@ -70,19 +78,20 @@ export interface IngestTx {
   allocateSeq(tenantId: string, n: number): Promise<number>;
 }
 
-const SOURCE_COLS = ['tenant_id', 'connector_id', 'entity_type', 'source_id', 'unified_id', 'hash', 'raw', 'location', 'first_seen_at', 'last_seen_at', 'last_run_id', 'deleted_at'] as const;
-const RECORD_COLS = ['tenant_id', 'entity_type', 'id', 'data', 'created_seq', 'updated_seq', 'created_at', 'updated_at', 'deleted_at'] as const;
+const SOURCE_COLS = ['tenant_id', 'connector_id', 'entity_type', 'source_id', 'unified_id', 'hash', 'raw', 'location', 'first_seen_at', 'last_seen_at', 'last_run_id', 'deleted_at', 'data', 'refs', 'match_state', 'match_rule', 'match_score'] as const;
+const RECORD_COLS = ['tenant_id', 'entity_type', 'id', 'data', 'created_seq', 'updated_seq', 'created_at', 'updated_at', 'deleted_at', 'provenance'] as const;
 const CHANGE_COLS = ['tenant_id', 'seq', 'entity_type', 'entity_id', 'op', 'at', 'run_id', 'cause', 'diff'] as const;
 
 const SQL = {
   findSource: `select unified_id, hash, deleted_at, last_run_id from source_records where tenant_id = ? and connector_id = ? and entity_type = ? and source_id = ?`,
   upsertSource: `insert into source_records (${SOURCE_COLS.join(',')}) values (${SOURCE_COLS.map(() => '?').join(',')})
     on conflict (tenant_id, connector_id, entity_type, source_id) do update set unified_id = excluded.unified_id, hash = excluded.hash,
-    raw = excluded.raw, location = excluded.location, last_seen_at = excluded.last_seen_at, last_run_id = excluded.last_run_id, deleted_at = excluded.deleted_at`,
+    raw = excluded.raw, location = excluded.location, last_seen_at = excluded.last_seen_at, last_run_id = excluded.last_run_id, deleted_at = excluded.deleted_at,
+    data = excluded.data, refs = excluded.refs`,
   touchSource: `update source_records set last_run_id = ?, last_seen_at = ? where tenant_id = ? and connector_id = ? and entity_type = ? and source_id = ?`,
   upsertRecord: `insert into records (${RECORD_COLS.join(',')}) values (${RECORD_COLS.map(() => '?').join(',')})
     on conflict (tenant_id, entity_type, id) do update set data = excluded.data, updated_seq = excluded.updated_seq,
-    updated_at = excluded.updated_at, deleted_at = excluded.deleted_at`,
+    updated_at = excluded.updated_at, deleted_at = excluded.deleted_at, provenance = excluded.provenance`,
   loadRecord: `select data from records where tenant_id = ? and entity_type = ? and id = ?`,
   insertChange: `insert into change_log (${CHANGE_COLS.join(',')}) values (${CHANGE_COLS.map(() => '?').join(',')})`,
   markDeleted: `update records set deleted_at = ?, updated_seq = ?, updated_at = ? where tenant_id = ? and entity_type = ? and id = ?`,
@@ -213,7 +222,7 @@ class PgIngestTx implements IngestTx {
       await this.knex('source_records')
         .insert(part)
         .onConflict(['tenant_id', 'connector_id', 'entity_type', 'source_id'])
-        .merge(['unified_id', 'hash', 'raw', 'location', 'last_seen_at', 'last_run_id', 'deleted_at']);
+        .merge(['unified_id', 'hash', 'raw', 'location', 'last_seen_at', 'last_run_id', 'deleted_at', 'data', 'refs']);
     }
   }
 
@@ -231,7 +240,7 @@ class PgIngestTx implements IngestTx {
       await this.knex('records')
         .insert(part)
         .onConflict(['tenant_id', 'entity_type', 'id'])
-        .merge(['data', 'updated_seq', 'updated_at', 'deleted_at']);
+        .merge(['data', 'updated_seq', 'updated_at', 'deleted_at', 'provenance']);
     }
   }
 

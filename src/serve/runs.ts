@@ -24,6 +24,7 @@ export interface RunView extends Omit<RunSummary, 'rejects' | 'review' | 'error'
   startedAt: string;
   finishedAt: string | null;
   review: RunSummary['review'] | null;
+  matching: RunSummary['matching'] | null;
   error: RunSummary['error'] | null;
   reviewedBy: string | null;
   reviewedAt: string | null;
@@ -31,10 +32,11 @@ export interface RunView extends Omit<RunSummary, 'rejects' | 'review' | 'error'
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export function runView(row: any): RunView {
-  const { rejects: _rejects, review, error, ...summary } = runRowToSummary(row);
+  const { rejects: _rejects, review, error, matching, ...summary } = runRowToSummary(row);
   return {
     ...summary,
     review: review ?? null,
+    matching: matching ?? null,
     error: error ?? null,
     connectorType: row.connector_type,
     trigger: row.trigger,

@@ -293,7 +293,10 @@ seq: number
 tenantId: string
 entityType: string
 entityId: string
-op: ("create" | "update" | "delete" | "restore")
+/**
+ * merge: this person was absorbed into `diff.mergedInto`; unmerge: it was split back out of it.
+ */
+op: ("create" | "update" | "delete" | "restore" | "merge" | "unmerge")
 at: string
 /**
  * The sync run that caused the change, if any.
@@ -926,6 +929,53 @@ token?: Secret
 })[]
 maxPayloadBytes?: number
 }
+/**
+ * Identity resolution: how source persons from different systems are linked to one learner, and which source wins each field.
+ */
+identity?: {
+/**
+ * Identifier systems (case-insensitive) that identify one person district-wide: an exact match links. Default: state, identifier, sis, edfi:studentuniqueid, usermasteridentifier, lti.
+ */
+strongIdentifiers?: string[]
+/**
+ * The district guarantees one person per email address: an exact (case-insensitive) email match links.
+ */
+emailsUnique?: boolean
+thresholds?: {
+/**
+ * Scored matches at or above this link automatically.
+ */
+link?: number
+/**
+ * Scored matches at or above this (and below link) go to the review queue; below, the source person is a new learner.
+ */
+review?: number
+}
+precedence?: {
+/**
+ * Connector ids, strongest first, for every field (e.g. ["sis", "lms"]). Connectors not listed come after, most recently seen first.
+ */
+default?: string[]
+/**
+ * Per-field order, e.g. {"email": ["lms", "sis"]}.
+ */
+fields?: {
+[k: string]: string[]
+}
+}
+/**
+ * Per-connector overrides, by connector id.
+ */
+connectors?: {
+[k: string]: {
+strongIdentifiers?: string[]
+/**
+ * false: never link this connector's persons to others (each is its own learner).
+ */
+match?: boolean
+}
+}
+}
 }, ...({
 id: string
 name: string
@@ -977,6 +1027,53 @@ sha256?: string
 token?: Secret
 })[]
 maxPayloadBytes?: number
+}
+/**
+ * Identity resolution: how source persons from different systems are linked to one learner, and which source wins each field.
+ */
+identity?: {
+/**
+ * Identifier systems (case-insensitive) that identify one person district-wide: an exact match links. Default: state, identifier, sis, edfi:studentuniqueid, usermasteridentifier, lti.
+ */
+strongIdentifiers?: string[]
+/**
+ * The district guarantees one person per email address: an exact (case-insensitive) email match links.
+ */
+emailsUnique?: boolean
+thresholds?: {
+/**
+ * Scored matches at or above this link automatically.
+ */
+link?: number
+/**
+ * Scored matches at or above this (and below link) go to the review queue; below, the source person is a new learner.
+ */
+review?: number
+}
+precedence?: {
+/**
+ * Connector ids, strongest first, for every field (e.g. ["sis", "lms"]). Connectors not listed come after, most recently seen first.
+ */
+default?: string[]
+/**
+ * Per-field order, e.g. {"email": ["lms", "sis"]}.
+ */
+fields?: {
+[k: string]: string[]
+}
+}
+/**
+ * Per-connector overrides, by connector id.
+ */
+connectors?: {
+[k: string]: {
+strongIdentifiers?: string[]
+/**
+ * false: never link this connector's persons to others (each is its own learner).
+ */
+match?: boolean
+}
+}
 }
 })[]]
 }

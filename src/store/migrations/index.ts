@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import * as m001 from './001_foundation';
+import * as m002 from './002_identity';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -9,6 +10,7 @@ interface Migration {
 /** Migrations are listed here (not discovered on disk) so they work the same from src/ (tsx, jest) and dist/. */
 const MIGRATIONS: Record<string, Migration> = {
   '001_foundation': m001,
+  '002_identity': m002,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -1,0 +1,77 @@
+/**
+ * The merged view of an entity several sources describe (today: persons). Each field takes the value of the
+ * strongest source by the tenant's precedence (per field, else default; sources not listed come after, most recently
+ * seen first); identifiers are the union of every source's. Provenance says, per field, which source won, when it
+ * was seen, by which rule, and what the other sources said when they disagree — conflicts are shown, not hidden.
+ */
+import { canonicalJson } from './canonical';
+
+export interface SourceView {
+  connectorId: string;
+  sourceId: string;
+  seenAt: string;
+  data: Record<string, unknown>;
+}
+
+export interface Precedence {
+  default?: string[];
+  fields?: Record<string, string[]>;
+}
+
+export interface FieldProvenance {
+  connector: string;
+  sourceId: string;
+  seenAt: string;
+  rule: string;
+  conflicts?: { connector: string; sourceId: string; value: unknown }[];
+}
+
+export type Provenance = Record<string, FieldProvenance | FieldProvenance[]>;
+
+/** Fields whose values are unioned across sources instead of chosen. */
+const UNION_FIELDS = new Set(['identifiers']);
+
+function order(sources: SourceView[], list: string[] | undefined): SourceView[] {
+  const rank = (s: SourceView) => {
+    const i = list?.indexOf(s.connectorId) ?? -1;
+    return i < 0 ? Number.MAX_SAFE_INTEGER : i;
+  };
+  return [...sources].sort((a, b) => rank(a) - rank(b) || (a.seenAt < b.seenAt ? 1 : a.seenAt > b.seenAt ? -1 : 0) || (a.connectorId < b.connectorId ? -1 : 1));
+}
+
+export function mergeSources(id: string, sources: SourceView[], precedence: Precedence = {}): { data: Record<string, unknown>; provenance: Provenance } {
+  const data: Record<string, unknown> = {};
+  const provenance: Provenance = {};
+  if (sources.length === 0) return { data: { id }, provenance };
+  const fields = new Set<string>();
+  for (const s of sources) for (const k of Object.keys(s.data)) if (k !== 'id') fields.add(k);
+  for (const field of [...fields].sort()) {
+    const list = precedence.fields?.[field] ?? precedence.default;
+    const ranked = order(sources, list).filter((s) => s.data[field] !== undefined);
+    if (!ranked.length) continue;
+    if (UNION_FIELDS.has(field)) {
+      const seen = new Map<string, unknown>();
+      const from: FieldProvenance[] = [];
+      for (const s of ranked) {
+        for (const v of s.data[field] as unknown[]) {
+          const key = canonicalJson(v);
+          if (!seen.has(key)) seen.set(key, v);
+        }
+        from.push({ connector: s.connectorId, sourceId: s.sourceId, seenAt: s.seenAt, rule: 'union' });
+      }
+      data[field] = [...seen.values()];
+      provenance[field] = from;
+      continue;
+    }
+    const winner = ranked[0];
+    data[field] = winner.data[field];
+    const rule = ranked.length === 1 ? 'only source' : list?.includes(winner.connectorId) ? `precedence: ${list.join(' > ')}` : 'most recently seen';
+    const p: FieldProvenance = { connector: winner.connectorId, sourceId: winner.sourceId, seenAt: winner.seenAt, rule };
+    const wj = canonicalJson(winner.data[field]);
+    const conflicts = ranked.slice(1).filter((s) => canonicalJson(s.data[field]) !== wj).map((s) => ({ connector: s.connectorId, sourceId: s.sourceId, value: s.data[field] }));
+    if (conflicts.length) p.conflicts = conflicts;
+    provenance[field] = p;
+  }
+  data.id = id;
+  return { data, provenance };
+}

@@ -1,0 +1,217 @@
+/**
+ * Persons are the one entity several sources merge into. These operations run inside the caller's transaction:
+ *  - exact links on strong identifiers at ingest (one lookup in person_identifiers);
+ *  - recomputing a person's merged record from its live sources (after an ingest, a merge, an unmerge, a sweep);
+ *  - re-resolving references to persons (enrollments, roles, demographics...) from the *source* ids kept in
+ *    source_records.refs, so that a merge or an unmerge moves exactly the records each source contributed.
+ */
+import type { Knex } from 'knex';
+import type { IngestTx, ChangeRow, RecordRow } from './ports';
+import { mergeSources, type Precedence, type SourceView } from './merge';
+import { diffRecords } from './canonical';
+import { refFields } from '../core/schemas';
+import { ENTITY_TYPES, type EntityType } from '../ingest/contract';
+import type { Dialect } from '../store/db';
+
+export const DEFAULT_STRONG_IDENTIFIERS = ['state', 'identifier', 'sis', 'edfi:studentuniqueid', 'usermasteridentifier', 'lti'];
+
+export interface IdentitySettings {
+  strongIdentifiers?: string[];
+  emailsUnique?: boolean;
+  thresholds?: { link?: number; review?: number };
+  precedence?: Precedence;
+  connectors?: Record<string, { strongIdentifiers?: string[]; match?: boolean }>;
+}
+
+export function strongSystems(cfg: IdentitySettings | undefined, connectorId: string): Set<string> {
+  const list = cfg?.connectors?.[connectorId]?.strongIdentifiers ?? cfg?.strongIdentifiers ?? DEFAULT_STRONG_IDENTIFIERS;
+  return new Set(list.map((s) => s.toLowerCase()));
+}
+
+export type Identifier = { system: string; value: string };
+
+/** Types whose records refer to persons, and through which fields. */
+export function personRefFields(): { type: EntityType; fields: string[] }[] {
+  const out: { type: EntityType; fields: string[] }[] = [];
+  for (const type of ENTITY_TYPES) {
+    const fields = refFields(type).filter((r) => r.target === 'person' && !r.many).map((r) => r.field);
+    if (fields.length) out.push({ type, fields });
+  }
+  return out;
+}
+
+/**
+ * The person a new source person is, by its strong identifiers, if exactly one person claims them and that person
+ * has no live source from the same connector yet (a system's own records are distinct people to it).
+ */
+export async function linkByStrongIdentifiers(
+  trx: Knex.Transaction, tenantId: string, connectorId: string, identifiers: Identifier[], strong: Set<string>,
+): Promise<{ personId?: string; rule?: string; conflict?: string[] }> {
+  const keys = identifiers.filter((i) => strong.has(i.system.toLowerCase()));
+  if (!keys.length) return {};
+  const rows = (await trx('person_identifiers as pi')
+    .join('source_records as sr', function () {
+      this.on('sr.tenant_id', 'pi.tenant_id').andOn('sr.connector_id', 'pi.connector_id').andOn('sr.source_id', 'pi.source_id').andOnVal('sr.entity_type', 'person');
+    })
+    .whereNull('sr.deleted_at')
+    .where('pi.tenant_id', tenantId)
+    .whereNot('pi.connector_id', connectorId)
+    .where((q) => {
+      for (const k of keys) q.orWhere((w) => w.where('pi.system', k.system.toLowerCase()).where('pi.value', k.value));
+    })
+    .select('pi.person_id', 'pi.system')) as { person_id: string; system: string }[];
+  const persons = [...new Set(rows.map((r) => r.person_id))];
+  if (persons.length > 1) return { conflict: persons };
+  if (persons.length === 0) return {};
+  const taken = await trx('source_records').where({ tenant_id: tenantId, entity_type: 'person', unified_id: persons[0], connector_id: connectorId }).whereNull('deleted_at').first();
+  if (taken) return { conflict: persons };
+  return { personId: persons[0], rule: `exact:${[...new Set(rows.map((r) => r.system))].sort().join('+')}` };
+}
+
+export async function writePersonIdentifiers(trx: Knex.Transaction, tenantId: string, connectorId: string, sourceId: string, personId: string, identifiers: Identifier[]): Promise<void> {
+  await trx('person_identifiers').where({ tenant_id: tenantId, connector_id: connectorId, source_id: sourceId }).delete();
+  const seen = new Set<string>();
+  const rows = [];
+  for (const i of identifiers) {
+    const system = i.system.toLowerCase().slice(0, 100);
+    const key = `${system}\u0000${i.value}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    rows.push({ tenant_id: tenantId, system, value: i.value.slice(0, 255), connector_id: connectorId, source_id: sourceId, person_id: personId });
+  }
+  if (rows.length) await trx('person_identifiers').insert(rows);
+}
+
+export interface RecomputeContext {
+  tenantId: string;
+  runId: string | null;
+  at: string;
+  cause: string;
+  precedence?: Precedence;
+  /** Persons absorbed by a merge: their end is logged as op 'merge' (not 'delete') and `merged_into` is set. */
+  mergedInto?: Map<string, string>;
+}
+
+/**
+ * Rebuilds each person's merged record from its live sources and writes the difference: create, update (with a
+ * field diff), or delete when no live source is left. Returns how many of each.
+ */
+export async function recomputePersons(tx: IngestTx, ctx: RecomputeContext, personIds: Iterable<string>): Promise<{ created: number; updated: number; deleted: number }> {
+  const ids = [...new Set(personIds)];
+  const out = { created: 0, updated: 0, deleted: 0 };
+  if (!ids.length) return out;
+  const trx = tx.knex;
+  const sources = new Map<string, SourceView[]>();
+  const current = new Map<string, { data: string; deleted_at: string | null; provenance: string | null }>();
+  for (let i = 0; i < ids.length; i += 500) {
+    const part = ids.slice(i, i + 500);
+    const srows = (await trx('source_records').where({ tenant_id: ctx.tenantId, entity_type: 'person' }).whereIn('unified_id', part).whereNull('deleted_at')
+      .select('unified_id', 'connector_id', 'source_id', 'last_seen_at', 'data')) as { unified_id: string; connector_id: string; source_id: string; last_seen_at: string; data: string | null }[];
+    for (const r of srows) {
+      if (!r.data) continue;
+      const l = sources.get(r.unified_id) ?? [];
+      l.push({ connectorId: r.connector_id, sourceId: r.source_id, seenAt: r.last_seen_at, data: JSON.parse(r.data) as Record<string, unknown> });
+      sources.set(r.unified_id, l);
+    }
+    const recs = (await trx('records').where({ tenant_id: ctx.tenantId, entity_type: 'person' }).whereIn('id', part).select('id', 'data', 'deleted_at', 'provenance')) as { id: string; data: string; deleted_at: string | null; provenance: string | null }[];
+    for (const r of recs) current.set(r.id, r);
+  }
+  const rows: RecordRow[] = [];
+  const changes: Omit<ChangeRow, 'seq'>[] = [];
+  const deletes: string[] = [];
+  for (const id of ids) {
+    const src = sources.get(id) ?? [];
+    const cur = current.get(id);
+    if (!src.length) {
+      if (cur && !cur.deleted_at) {
+        deletes.push(id);
+        const into = ctx.mergedInto?.get(id);
+        changes.push({ tenant_id: ctx.tenantId, entity_type: 'person', entity_id: id, op: into ? 'merge' : 'delete', at: ctx.at, run_id: ctx.runId, cause: ctx.cause, diff: into ? JSON.stringify({ mergedInto: [null, into] }) : null });
+        out.deleted++;
+      }
+      continue;
+    }
+    const merged = mergeSources(id, src, ctx.precedence);
+    const json = JSON.stringify(merged.data);
+    const prov = JSON.stringify(merged.provenance);
+    if (cur && !cur.deleted_at && cur.data === json && cur.provenance === prov) continue;
+    rows.push({ tenant_id: ctx.tenantId, entity_type: 'person', id, data: json, created_seq: 0, updated_seq: 0, created_at: ctx.at, updated_at: ctx.at, deleted_at: null, provenance: prov });
+    if (!cur) {
+      changes.push({ tenant_id: ctx.tenantId, entity_type: 'person', entity_id: id, op: 'create', at: ctx.at, run_id: ctx.runId, cause: ctx.cause, diff: null });
+      out.created++;
+    } else {
+      const diff = diffRecords(JSON.parse(cur.data) as Record<string, unknown>, merged.data);
+      changes.push({ tenant_id: ctx.tenantId, entity_type: 'person', entity_id: id, op: cur.deleted_at ? 'restore' : 'update', at: ctx.at, run_id: ctx.runId, cause: ctx.cause, diff: JSON.stringify(diff) });
+      out.updated++;
+    }
+  }
+  if (!changes.length) return out;
+  const first = await tx.allocateSeq(ctx.tenantId, changes.length);
+  const seqOf = new Map<string, number>();
+  const numbered = changes.map((c, i) => {
+    seqOf.set(c.entity_id, first + i);
+    return { ...c, seq: first + i };
+  });
+  for (const r of rows) r.created_seq = r.updated_seq = seqOf.get(r.id)!;
+  await tx.upsertRecords(rows);
+  for (const id of deletes) {
+    await tx.markDeleted(ctx.tenantId, 'person', id, seqOf.get(id)!, ctx.at);
+    const into = ctx.mergedInto?.get(id);
+    if (into) await trx('records').where({ tenant_id: ctx.tenantId, entity_type: 'person', id }).update({ merged_into: into });
+  }
+  // A person brought back (unmerge) is no longer merged into anyone.
+  const restored = rows.filter((r) => current.get(r.id)?.deleted_at).map((r) => r.id);
+  for (const id of restored) await trx('records').where({ tenant_id: ctx.tenantId, entity_type: 'person', id }).update({ merged_into: null });
+  await tx.insertChanges(numbered);
+  return out;
+}
+
+function jsonIn(dialect: Dialect, q: Knex.QueryBuilder, field: string, values: string[]): Knex.QueryBuilder {
+  if (dialect === 'pg') return q.whereRaw(`(data::jsonb ->> ?) in (${values.map(() => '?').join(',')})`, [field, ...values]);
+  return q.whereRaw(`json_extract(data, ?) in (${values.map(() => '?').join(',')})`, [`$.${field}`, ...values]);
+}
+
+/**
+ * Points every record that refers to one of `personIds` at the person its own source says it refers to now (via
+ * source_records.refs and the current source -> unified mapping). Run after moving source persons between
+ * unified persons; records whose reference does not change are left alone.
+ */
+export async function reresolvePersonRefs(tx: IngestTx, dialect: Dialect, ctx: RecomputeContext, personIds: string[]): Promise<number> {
+  const trx = tx.knex;
+  let changed = 0;
+  if (!personIds.length) return 0;
+  for (const { type, fields } of personRefFields()) {
+    for (const field of fields) {
+      for (let i = 0; i < personIds.length; i += 200) {
+        const part = personIds.slice(i, i + 200);
+        const recs = (await jsonIn(dialect, trx('records').where({ tenant_id: ctx.tenantId, entity_type: type }), field, part).select('id', 'data')) as { id: string; data: string }[];
+        if (!recs.length) continue;
+        const updates: RecordRow[] = [];
+        const changes: Omit<ChangeRow, 'seq'>[] = [];
+        for (const r of recs) {
+          const src = (await trx('source_records').where({ tenant_id: ctx.tenantId, entity_type: type, unified_id: r.id }).whereNull('deleted_at').select('connector_id', 'refs').first()) as { connector_id: string; refs: string | null } | undefined;
+          if (!src?.refs) continue;
+          const sourceRef = (JSON.parse(src.refs) as Record<string, string>)[field];
+          if (!sourceRef) continue;
+          const target = (await trx('source_records').where({ tenant_id: ctx.tenantId, connector_id: src.connector_id, entity_type: 'person', source_id: sourceRef }).select('unified_id').first()) as { unified_id: string } | undefined;
+          const data = JSON.parse(r.data) as Record<string, unknown>;
+          if (!target || data[field] === target.unified_id) continue;
+          const before = data[field];
+          data[field] = target.unified_id;
+          updates.push({ tenant_id: ctx.tenantId, entity_type: type, id: r.id, data: JSON.stringify(data), created_seq: 0, updated_seq: 0, created_at: ctx.at, updated_at: ctx.at, deleted_at: null, provenance: null });
+          changes.push({ tenant_id: ctx.tenantId, entity_type: type, entity_id: r.id, op: 'update', at: ctx.at, run_id: ctx.runId, cause: ctx.cause, diff: JSON.stringify({ [field]: [before, target.unified_id] }) });
+        }
+        if (!changes.length) continue;
+        const first = await tx.allocateSeq(ctx.tenantId, changes.length);
+        updates.forEach((u, k) => (u.created_seq = u.updated_seq = first + k));
+        // Keep deleted_at of soft-deleted records as it was.
+        for (const u of updates) {
+          await trx('records').where({ tenant_id: ctx.tenantId, entity_type: type, id: u.id }).update({ data: u.data, updated_seq: u.updated_seq, updated_at: ctx.at });
+        }
+        await tx.insertChanges(changes.map((c, k) => ({ ...c, seq: first + k })));
+        changed += changes.length;
+      }
+    }
+  }
+  return changed;
+}
