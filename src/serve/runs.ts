@@ -18,7 +18,7 @@ export const SECRET_PLACEHOLDER = '[secret]';
 const RUN_STATUSES: readonly RunStatus[] = ['running', 'succeeded', 'failed', 'needs_review', 'cancelled'];
 
 /** A run as the API shows it: the runner's summary (without the embedded first rejects) plus when and why. */
-export interface RunView extends Omit<RunSummary, 'rejects' | 'review' | 'error'> {
+export interface RunView extends Omit<RunSummary, 'rejects' | 'review' | 'error' | 'matching'> {
   connectorType: string;
   trigger: string;
   startedAt: string;
