@@ -25,7 +25,7 @@ export interface MatchResult {
 
 const NICKNAMES: Record<string, string[]> = {
   william: ['will', 'bill', 'billy', 'liam', 'willy'], elizabeth: ['liz', 'beth', 'lizzie', 'eliza', 'betty', 'libby'],
-  robert: ['rob', 'bob', 'bobby', 'robbie'], richard: ['rick', 'rich', 'dick', 'ricky'], james: ['jim', 'jimmy', 'jamie'],
+  robert: ['rob', 'bob', 'bobby', 'robbie'], richard: ['rick', 'rich', 'richie', 'dick', 'ricky'], james: ['jim', 'jimmy', 'jamie'],
   john: ['johnny', 'jack'], jonathan: ['jon', 'jonny'], joseph: ['joe', 'joey'], michael: ['mike', 'mikey', 'mick'],
   christopher: ['chris', 'topher'], christina: ['chris', 'tina', 'christy'], katherine: ['kate', 'katie', 'kathy', 'kat'],
   catherine: ['cate', 'cathy', 'kate', 'katie'], margaret: ['maggie', 'meg', 'peggy', 'greta'], alexander: ['alex', 'xander', 'al'],
@@ -92,6 +92,19 @@ export function jaroWinkler(a: string, b: string): number {
   return jaro + prefix * 0.1 * (1 - jaro);
 }
 
+/** True when a and b differ by at most one insertion, deletion, substitution or adjacent transposition. */
+export function withinOneEdit(a: string, b: string): boolean {
+  if (Math.abs(a.length - b.length) > 1) return false;
+  let i = 0;
+  while (i < a.length && i < b.length && a[i] === b[i]) i++;
+  if (i === a.length || i === b.length) return Math.abs(a.length - b.length) <= 1;
+  if (a.length === b.length) {
+    if (a.slice(i + 1) === b.slice(i + 1)) return true; // substitution
+    return a[i] === b[i + 1] && a[i + 1] === b[i] && a.slice(i + 2) === b.slice(i + 2); // transposition
+  }
+  return a.length > b.length ? a.slice(i + 1) === b.slice(i) : a.slice(i) === b.slice(i + 1);
+}
+
 function nicknameEqual(a: string, b: string): boolean {
   const ca = CANON.get(a);
   const cb = CANON.get(b);
@@ -111,7 +124,7 @@ export function compareNames(as: string[], bs: string[]): 'exact' | 'nickname' |
     for (const b of bs) {
       if (a === b || a.replace(/ /g, '') === b.replace(/ /g, '')) return 'exact';
       if (nicknameEqual(a, b)) up('nickname');
-      else if (Math.min(a.length, b.length) >= 3 && jaroWinkler(a, b) >= 0.9) up('typo');
+      else if (Math.min(a.length, b.length) >= 3 && (jaroWinkler(a, b) >= 0.9 || withinOneEdit(a, b))) up('typo');
       else {
         const pa = a.split(' ');
         const pb = b.split(' ');

@@ -166,47 +166,65 @@ export async function recomputePersons(tx: IngestTx, ctx: RecomputeContext, pers
   return out;
 }
 
-function jsonIn(dialect: Dialect, q: Knex.QueryBuilder, field: string, values: string[]): Knex.QueryBuilder {
-  if (dialect === 'pg') return q.whereRaw(`(data::jsonb ->> ?) in (${values.map(() => '?').join(',')})`, [field, ...values]);
-  return q.whereRaw(`json_extract(data, ?) in (${values.map(() => '?').join(',')})`, [`$.${field}`, ...values]);
-}
-
 /**
  * Points every record that refers to one of `personIds` at the person its own source says it refers to now (via
  * source_records.refs and the current source -> unified mapping). Run after moving source persons between
- * unified persons; records whose reference does not change are left alone.
+ * unified persons; records whose reference does not change are left alone. Batched: one scan per referencing type
+ * for large sets, a JSON-field lookup for small ones; landing rows and targets are fetched 500 at a time.
  */
 export async function reresolvePersonRefs(tx: IngestTx, dialect: Dialect, ctx: RecomputeContext, personIds: string[]): Promise<number> {
   const trx = tx.knex;
   let changed = 0;
   if (!personIds.length) return 0;
+  const wanted = new Set(personIds);
   for (const { type, fields } of personRefFields()) {
     for (const field of fields) {
-      for (let i = 0; i < personIds.length; i += 200) {
-        const part = personIds.slice(i, i + 200);
-        const recs = (await jsonIn(dialect, trx('records').where({ tenant_id: ctx.tenantId, entity_type: type }), field, part).select('id', 'data')) as { id: string; data: string }[];
-        if (!recs.length) continue;
-        const updates: RecordRow[] = [];
+      let recs: { id: string; data: string }[];
+      if (personIds.length <= 200) {
+        const q = trx('records').where({ tenant_id: ctx.tenantId, entity_type: type });
+        if (dialect === 'pg') q.whereRaw(`(data::jsonb ->> ?) in (${personIds.map(() => '?').join(',')})`, [field, ...personIds]);
+        else q.whereRaw(`json_extract(data, ?) in (${personIds.map(() => '?').join(',')})`, [`$.${field}`, ...personIds]);
+        recs = (await q.select('id', 'data')) as { id: string; data: string }[];
+      } else {
+        recs = ((await trx('records').where({ tenant_id: ctx.tenantId, entity_type: type }).select('id', 'data')) as { id: string; data: string }[])
+          .filter((r) => wanted.has((JSON.parse(r.data) as Record<string, string>)[field]));
+      }
+      for (let i = 0; i < recs.length; i += 500) {
+        const part = recs.slice(i, i + 500);
+        const srcRows = (await trx('source_records').where({ tenant_id: ctx.tenantId, entity_type: type }).whereIn('unified_id', part.map((r) => r.id)).whereNull('deleted_at')
+          .select('unified_id', 'connector_id', 'refs')) as { unified_id: string; connector_id: string; refs: string | null }[];
+        const srcOf = new Map(srcRows.map((r) => [r.unified_id, r]));
+        const wantedTargets = new Map<string, { connector: string; source: string }>();
+        for (const r of srcRows) {
+          const ref = r.refs ? (JSON.parse(r.refs) as Record<string, string>)[field] : undefined;
+          if (ref) wantedTargets.set(`${r.connector_id}\u0000${ref}`, { connector: r.connector_id, source: ref });
+        }
+        const targets = new Map<string, string>();
+        const byConnector = new Map<string, string[]>();
+        for (const t of wantedTargets.values()) (byConnector.get(t.connector) ?? byConnector.set(t.connector, []).get(t.connector)!).push(t.source);
+        for (const [connector, sources] of byConnector) {
+          const rows = (await trx('source_records').where({ tenant_id: ctx.tenantId, connector_id: connector, entity_type: 'person' }).whereIn('source_id', sources)
+            .select('source_id', 'unified_id')) as { source_id: string; unified_id: string }[];
+          for (const r of rows) targets.set(`${connector}\u0000${r.source_id}`, r.unified_id);
+        }
+        const updates: { id: string; data: string }[] = [];
         const changes: Omit<ChangeRow, 'seq'>[] = [];
-        for (const r of recs) {
-          const src = (await trx('source_records').where({ tenant_id: ctx.tenantId, entity_type: type, unified_id: r.id }).whereNull('deleted_at').select('connector_id', 'refs').first()) as { connector_id: string; refs: string | null } | undefined;
-          if (!src?.refs) continue;
-          const sourceRef = (JSON.parse(src.refs) as Record<string, string>)[field];
-          if (!sourceRef) continue;
-          const target = (await trx('source_records').where({ tenant_id: ctx.tenantId, connector_id: src.connector_id, entity_type: 'person', source_id: sourceRef }).select('unified_id').first()) as { unified_id: string } | undefined;
+        for (const r of part) {
+          const src = srcOf.get(r.id);
+          const ref = src?.refs ? (JSON.parse(src.refs) as Record<string, string>)[field] : undefined;
+          const target = ref ? targets.get(`${src!.connector_id}\u0000${ref}`) : undefined;
           const data = JSON.parse(r.data) as Record<string, unknown>;
-          if (!target || data[field] === target.unified_id) continue;
+          if (!target || data[field] === target) continue;
           const before = data[field];
-          data[field] = target.unified_id;
-          updates.push({ tenant_id: ctx.tenantId, entity_type: type, id: r.id, data: JSON.stringify(data), created_seq: 0, updated_seq: 0, created_at: ctx.at, updated_at: ctx.at, deleted_at: null, provenance: null });
-          changes.push({ tenant_id: ctx.tenantId, entity_type: type, entity_id: r.id, op: 'update', at: ctx.at, run_id: ctx.runId, cause: ctx.cause, diff: JSON.stringify({ [field]: [before, target.unified_id] }) });
+          data[field] = target;
+          updates.push({ id: r.id, data: JSON.stringify(data) });
+          changes.push({ tenant_id: ctx.tenantId, entity_type: type, entity_id: r.id, op: 'update', at: ctx.at, run_id: ctx.runId, cause: ctx.cause, diff: JSON.stringify({ [field]: [before, target] }) });
         }
         if (!changes.length) continue;
         const first = await tx.allocateSeq(ctx.tenantId, changes.length);
-        updates.forEach((u, k) => (u.created_seq = u.updated_seq = first + k));
-        // Keep deleted_at of soft-deleted records as it was.
-        for (const u of updates) {
-          await trx('records').where({ tenant_id: ctx.tenantId, entity_type: type, id: u.id }).update({ data: u.data, updated_seq: u.updated_seq, updated_at: ctx.at });
+        // Soft-deleted records keep their deleted_at: only data and sequence change.
+        for (const [k, u] of updates.entries()) {
+          await trx('records').where({ tenant_id: ctx.tenantId, entity_type: type, id: u.id }).update({ data: u.data, updated_seq: first + k, updated_at: ctx.at });
         }
         await tx.insertChanges(changes.map((c, k) => ({ ...c, seq: first + k })));
         changed += changes.length;

@@ -140,10 +140,10 @@ export async function resolveIdentities(db: Db, opts: { tenantId: string; connec
 
   const at = nowIso();
   const by = opts.by ?? 'resolver';
-  for (let i = 0; i < links.length; i += 200) {
-    const part = links.slice(i, i + 200);
+  if (links.length) {
+    // One transaction: references are re-resolved in one pass over each referencing type.
     await db.knex.transaction(async (trx) => {
-      const moves = part.map((l) => ({ connectorId: l.source.connector_id, sourceId: l.source.source_id, from: l.source.unified_id, to: l.to, rule: l.rule, score: l.score, evidence: l.evidence }));
+      const moves = links.map((l) => ({ connectorId: l.source.connector_id, sourceId: l.source.source_id, from: l.source.unified_id, to: l.to, rule: l.rule, score: l.score, evidence: l.evidence }));
       await moveSources(db, trx, tenantId, opts.runId, at, moves, identity, 'auto_link', by, null);
     });
   }

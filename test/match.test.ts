@@ -1,0 +1,71 @@
+import { compareNames, featuresOf, normalizeName, scorePair, withinOneEdit, jaroWinkler } from '../src/normalize/match';
+import { mergeSources } from '../src/normalize/merge';
+
+const f = (d: Record<string, unknown>, birthDates: string[] = [], sex: string[] = []) => featuresOf(d, { birthDates, sex });
+
+describe('name normalization and comparison', () => {
+  it('folds accents, case, hyphens and apostrophes', () => {
+    expect(normalizeName("  García-López ")).toBe('garcia lopez');
+    expect(normalizeName("O'Brien")).toBe('o brien');
+    expect(normalizeName('Nguyễn Đặng')).toBe('nguyen dang');
+    expect(normalizeName('Yılmaz')).toBe('yilmaz');
+  });
+  it('recognises exact, nickname, typo, partial and mismatched names', () => {
+    expect(compareNames(['garcia lopez'], ['garcialopez'])).toBe('exact');
+    expect(compareNames(['jake'], ['jacob'])).toBe('nickname');
+    expect(compareNames(['richie'], ['richard'])).toBe('nickname');
+    expect(compareNames(['rauk'], ['raul'])).toBe('typo');
+    expect(compareNames(['muurphy'], ['murphy'])).toBe('typo');
+    expect(compareNames(['maria jose'], ['jose'])).toBe('partial');
+    expect(compareNames(['emma'], ['olivia'])).toBe('none');
+    expect(compareNames([], ['x'])).toBe('unknown');
+  });
+  it('edit distance one and Jaro-Winkler behave', () => {
+    expect(withinOneEdit('avq', 'ava')).toBe(true);
+    expect(withinOneEdit('limh', 'linh')).toBe(true);
+    expect(withinOneEdit('ab', 'ba')).toBe(true);
+    expect(withinOneEdit('anna', 'anne-marie')).toBe(false);
+    expect(jaroWinkler('martha', 'marhta')).toBeCloseTo(0.961, 3);
+  });
+});
+
+describe('scoring pairs', () => {
+  const sis = { givenName: 'Jacob', familyName: 'Bennett', middleName: 'Lee', email: 'jacob.bennett@district.example', grades: ['09'] };
+  it('links a nickname with the same birth date and e-mail far above the link threshold', () => {
+    const r = scorePair(f({ givenName: 'Jake', familyName: 'Bennett', email: 'Jacob.Bennett@district.example', grades: ['9'] }, ['2011-03-04']), f(sis, ['2011-03-04']));
+    expect(r.score).toBeGreaterThan(0.99);
+    expect(r.evidence).toMatchObject({ given: 'nickname', family: 'exact', birthDate: 'equal', email: 'equal', grade: 'equal' });
+  });
+  it('keeps twins apart: same family name, birth date, grade and school, different given names', () => {
+    const a = f({ givenName: 'Mia', familyName: 'Rossi', grades: ['7'] }, ['2013-05-01'], ['female']);
+    const b = f({ givenName: 'Leo', familyName: 'Rossi', grades: ['7'] }, ['2013-05-01'], ['male']);
+    expect(scorePair(a, b).score).toBeLessThan(0.01);
+  });
+  it('keeps namesakes apart: same full name, different birth dates', () => {
+    const a = f({ givenName: 'Emma', familyName: 'Smith', middleName: 'Rose' }, ['2012-01-09']);
+    const b = f({ givenName: 'Emma', familyName: 'Smith', middleName: 'Rose' }, ['2013-07-21']);
+    expect(scorePair(a, b).score).toBeLessThan(0.2);
+  });
+  it('handles swapped given and family names', () => {
+    const r = scorePair(f({ givenName: 'Nguyen', familyName: 'Linh' }, ['2012-02-02']), f({ givenName: 'Linh', familyName: 'Nguyễn' }, ['2012-02-02']));
+    expect(r.evidence.names).toMatch(/swapped/);
+    expect(r.score).toBeGreaterThan(0.6);
+  });
+  it('a same-name pair without birth dates is not a confident link', () => {
+    expect(scorePair(f({ givenName: 'Ana', familyName: 'Lee' }), f({ givenName: 'Ana', familyName: 'Lee' })).score).toBeLessThan(0.95);
+  });
+});
+
+describe('merged view with provenance', () => {
+  it('takes each field from the strongest source, unions identifiers, and shows conflicts', () => {
+    const m = mergeSources('p1', [
+      { connectorId: 'lms', sourceId: 'l1', seenAt: '2026-11-02', data: { givenName: 'Jake', familyName: 'Bennett', email: 'jb@lms.example', identifiers: [{ system: 'lms', value: 'l1' }] } },
+      { connectorId: 'sis', sourceId: 's1', seenAt: '2026-11-01', data: { givenName: 'Jacob', familyName: 'Bennett', email: 'jacob@sis.example', identifiers: [{ system: 'state', value: 'TX1' }] } },
+    ], { default: ['sis', 'lms'], fields: { email: ['lms', 'sis'] } });
+    expect(m.data).toEqual({ givenName: 'Jacob', familyName: 'Bennett', email: 'jb@lms.example', identifiers: [{ system: 'state', value: 'TX1' }, { system: 'lms', value: 'l1' }], id: 'p1' });
+    expect(m.provenance.givenName).toEqual({ connector: 'sis', sourceId: 's1', seenAt: '2026-11-01', rule: 'precedence: sis > lms', conflicts: [{ connector: 'lms', sourceId: 'l1', value: 'Jake' }] });
+    expect(m.provenance.email).toMatchObject({ connector: 'lms', rule: 'precedence: lms > sis' });
+    expect(m.provenance.familyName).toEqual({ connector: 'sis', sourceId: 's1', seenAt: '2026-11-01', rule: 'precedence: sis > lms' });
+    expect(m.provenance.identifiers).toHaveLength(2);
+  });
+});
