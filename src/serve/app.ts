@@ -16,6 +16,7 @@ import { errorHandler, notFoundHandler } from './errors';
 import { checkQuery } from './params';
 import { API_PREFIX, BackgroundRuns, type AppDeps } from './route';
 import { runRoutes } from './runs';
+import { learnerRoutes } from './learners';
 import { entityRoutes } from './entities';
 
 export interface BuildAppDeps {
@@ -127,6 +128,7 @@ export function buildApp(deps: BuildAppDeps): express.Express {
   });
   runRoutes(api, appDeps);
   entityRoutes(api, appDeps);
+  learnerRoutes(api, appDeps);
 
   app.use(API_PREFIX, api);
   app.use(notFoundHandler);

@@ -872,7 +872,7 @@ tenants: [string, ...(string)[]]
  * 
  * @minItems 1
  */
-scopes: [("admin" | "roster.read" | "runs.read" | "sync.run"), ...(("admin" | "roster.read" | "runs.read" | "sync.run"))[]]
+scopes: [("admin" | "roster.read" | "runs.read" | "sync.run" | "identity.manage" | "demographics.read"), ...(("admin" | "roster.read" | "runs.read" | "sync.run" | "identity.manage" | "demographics.read"))[]]
 })[]
 /**
  * @minItems 1

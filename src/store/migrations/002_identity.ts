@@ -14,7 +14,7 @@ export async function up(knex: Knex): Promise<void> {
     t.text('data');
     t.text('refs');
     t.string('match_state', 16); // provisional | new | linked | review | manual | conflict
-    t.string('match_rule', 64);
+    t.text('match_rule');
     t.float('match_score');
   });
   await knex.schema.alterTable('runs', (t) => {

@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import * as m001 from './001_foundation';
 import * as m002 from './002_identity';
+import * as m003 from './003_caliper';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -11,6 +12,7 @@ interface Migration {
 const MIGRATIONS: Record<string, Migration> = {
   '001_foundation': m001,
   '002_identity': m002,
+  '003_caliper': m003,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {
