@@ -147,6 +147,7 @@ export async function runSync(deps: RuntimeDeps, opts: SyncOptions): Promise<Run
   const reported: StoredRejectView[] = [];
   const overlay: WriteContext['overlay'] = dryRun ? { created: new Map(), seen: new Map() } : undefined;
   const refCache = new Map<string, Map<string, string>>();
+  const otherPersonSources = !!(await db.knex('source_records').where({ tenant_id: opts.tenantId, entity_type: 'person' }).whereNot('connector_id', opts.connectorId).whereNull('deleted_at').first('source_id'));
   const controller = new AbortController();
   const onAbort = () => controller.abort();
   opts.signal?.addEventListener('abort', onAbort);
@@ -174,7 +175,7 @@ export async function runSync(deps: RuntimeDeps, opts: SyncOptions): Promise<Run
         if (controller.signal.aborted) throw new HubError('run_cancelled', 'The run was cancelled.');
         const at = nowIso();
         const streamEntities = impl.manifest.streams.find((s) => s.name === p.stream)?.entities;
-        const wctx: WriteContext = { tenantId: opts.tenantId, connectorId: opts.connectorId, runId, at, dryRun, overlay, refCache, streamEntities, identity };
+        const wctx: WriteContext = { tenantId: opts.tenantId, connectorId: opts.connectorId, runId, at, dryRun, overlay, refCache, streamEntities, identity, otherPersonSources };
         const res = await db.knex.transaction(async (trx) => {
           const tx = await ingestTx(db.dialect, trx);
           const res = await writePage(tx, wctx, page.records, page.rejects);

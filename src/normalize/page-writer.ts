@@ -8,7 +8,8 @@ import type { EntityType, Reject, SourceRecord } from '../ingest/contract';
 import { ajvDetails, entityValidator, refFields } from '../core/schemas';
 import { diffRecords, hashOf, newUnifiedId } from './canonical';
 import type { ChangeRow, IngestTx, RecordRow, SourceRow } from './ports';
-import { linkByStrongIdentifiers, recomputePersons, strongSystems, writePersonIdentifiers, type Identifier, type IdentitySettings } from './persons';
+import { mergeSources } from './merge';
+import { decideStrongLink, personsWithSourceFrom, recomputePersons, strongClaims, strongSystems, writePersonIdentifiersBatch, type Identifier, type IdentitySettings } from './persons';
 
 export interface PageCounts {
   read: number;
@@ -52,6 +53,8 @@ export interface WriteContext {
   streamEntities?: EntityType[];
   /** The tenant's identity settings: strong identifiers link persons at ingest; precedence builds merged views. */
   identity?: IdentitySettings;
+  /** false when no other connector has persons yet: nothing to link to, no lookups (set once per run). */
+  otherPersonSources?: boolean;
 }
 
 export interface PageResult {
@@ -138,6 +141,16 @@ export async function writePage(tx: IngestTx, ctx: WriteContext, records: Source
   const deletedSources: { type: string; sourceIds: string[] }[] = [];
   const personsTouched = new Set<string>();
   const identifierWrites: { sourceId: string; personId: string; identifiers: Identifier[] }[] = [];
+  // New source persons: which existing persons claim their strong identifiers (one query for the page).
+  let personLinks: { strong: Set<string>; claims: Map<string, Set<string>>; taken: Set<string> } | undefined;
+  const newPersons = (byType.get('person') ?? []).filter((r) => !r.deleted && !existing.get('person')!.has(r.sourceId));
+  if (newPersons.length && ctx.otherPersonSources !== false && ctx.identity?.connectors?.[ctx.connectorId]?.match !== false) {
+    const strong = strongSystems(ctx.identity, ctx.connectorId);
+    const pairs = newPersons.flatMap((r) => ((r.data.identifiers as Identifier[] | undefined) ?? []).filter((i) => strong.has(i.system.toLowerCase())));
+    const claims = pairs.length ? await strongClaims(tx.knex, ctx.tenantId, ctx.connectorId, pairs) : new Map<string, Set<string>>();
+    const claimed = [...new Set([...claims.values()].flatMap((s) => [...s]))];
+    personLinks = { strong, claims, taken: claimed.length ? await personsWithSourceFrom(tx.knex, ctx.tenantId, ctx.connectorId, claimed) : new Set() };
+  }
 
   for (const [type, list] of byType) {
     const stored = existing.get(type)!;
@@ -213,7 +226,7 @@ export async function writePage(tx: IngestTx, ctx: WriteContext, records: Source
         // A new source person: the same learner as an existing person when exactly one person claims its strong
         // identifiers. Everything else waits for the scored match at the end of the run (src/normalize/resolve.ts).
         const ids = (data.identifiers as Identifier[] | undefined) ?? [];
-        const link = ctx.identity?.connectors?.[ctx.connectorId]?.match === false ? {} : await linkByStrongIdentifiers(tx.knex, ctx.tenantId, ctx.connectorId, ids, strongSystems(ctx.identity, ctx.connectorId));
+        const link = personLinks ? decideStrongLink(ids, personLinks.strong, personLinks.claims, personLinks.taken) : {};
         if (link.personId) {
           unifiedId = link.personId;
           match = { state: 'linked', rule: link.rule ?? 'exact' };
@@ -243,7 +256,15 @@ export async function writePage(tx: IngestTx, ctx: WriteContext, records: Source
           srow.match_state = match.state;
           srow.match_rule = match.rule;
         }
-        personsTouched.add(unifiedId);
+        if (!prev && match?.state !== 'linked') {
+          // A brand-new person with this one source: its merged view is its own data; no need to load anything.
+          const merged = mergeSources(unifiedId, [{ connectorId: ctx.connectorId, sourceId: rec.sourceId, seenAt: ctx.at, data }], ctx.identity?.precedence);
+          recordRows.push({
+            tenant_id: ctx.tenantId, entity_type: type, id: unifiedId, data: JSON.stringify(merged.data), created_seq: 0, updated_seq: 0,
+            created_at: ctx.at, updated_at: ctx.at, deleted_at: null, provenance: JSON.stringify(merged.provenance),
+          });
+          changes.push(change(ctx, type, unifiedId, 'create', 'sync', null));
+        } else personsTouched.add(unifiedId);
         identifierWrites.push({ sourceId: rec.sourceId, personId: unifiedId, identifiers: (data.identifiers as Identifier[] | undefined) ?? [] });
       } else if (personRefs.length) {
         const r: Record<string, unknown> = {};
@@ -326,7 +347,7 @@ export async function writePage(tx: IngestTx, ctx: WriteContext, records: Source
   } else if (sourceRows.length) {
     await tx.upsertSources(sourceRows);
   }
-  for (const w of identifierWrites) await writePersonIdentifiers(tx.knex, ctx.tenantId, ctx.connectorId, w.sourceId, w.personId, w.identifiers);
+  if (identifierWrites.length) await writePersonIdentifiersBatch(tx.knex, ctx.tenantId, ctx.connectorId, identifierWrites);
   if (personsTouched.size) {
     await recomputePersons(tx, { tenantId: ctx.tenantId, runId: ctx.runId, at: ctx.at, cause: 'sync', precedence: ctx.identity?.precedence }, personsTouched);
   }

@@ -68,6 +68,80 @@ export async function linkByStrongIdentifiers(
   return { personId: persons[0], rule: `exact:${[...new Set(rows.map((r) => r.system))].sort().join('+')}` };
 }
 
+/**
+ * Which unified persons (with a live source in another connector) claim each of these strong identifiers: one
+ * query per 400 identifiers, for a whole page of new source persons.
+ */
+export async function strongClaims(trx: Knex.Transaction, tenantId: string, connectorId: string, pairs: Identifier[]): Promise<Map<string, Set<string>>> {
+  const out = new Map<string, Set<string>>();
+  const keys = [...new Map(pairs.map((p) => [`${p.system.toLowerCase()}\u0000${p.value}`, [p.system.toLowerCase(), p.value] as [string, string]])).values()];
+  for (let i = 0; i < keys.length; i += 400) {
+    const rows = (await trx('person_identifiers as pi')
+      .join('source_records as sr', function () {
+        this.on('sr.tenant_id', 'pi.tenant_id').andOn('sr.connector_id', 'pi.connector_id').andOn('sr.source_id', 'pi.source_id').andOnVal('sr.entity_type', 'person');
+      })
+      .whereNull('sr.deleted_at')
+      .where('pi.tenant_id', tenantId)
+      .whereNot('pi.connector_id', connectorId)
+      .whereIn(['pi.system', 'pi.value'], keys.slice(i, i + 400))
+      .select('pi.system', 'pi.value', 'pi.person_id')) as { system: string; value: string; person_id: string }[];
+    for (const r of rows) {
+      const k = `${r.system}\u0000${r.value}`;
+      (out.get(k) ?? out.set(k, new Set()).get(k)!).add(r.person_id);
+    }
+  }
+  return out;
+}
+
+/** Persons that already have a live source from this connector (a system's own records are distinct people). */
+export async function personsWithSourceFrom(trx: Knex.Transaction, tenantId: string, connectorId: string, personIds: string[]): Promise<Set<string>> {
+  const out = new Set<string>();
+  for (let i = 0; i < personIds.length; i += 500) {
+    const rows = (await trx('source_records').where({ tenant_id: tenantId, entity_type: 'person', connector_id: connectorId }).whereIn('unified_id', personIds.slice(i, i + 500)).whereNull('deleted_at').select('unified_id')) as { unified_id: string }[];
+    for (const r of rows) out.add(r.unified_id);
+  }
+  return out;
+}
+
+/** The in-memory decision for one new source person, from a page's claims. */
+export function decideStrongLink(identifiers: Identifier[], strong: Set<string>, claims: Map<string, Set<string>>, taken: Set<string>): { personId?: string; rule?: string; conflict?: string[] } {
+  const persons = new Set<string>();
+  const systems = new Set<string>();
+  for (const i of identifiers) {
+    const sys = i.system.toLowerCase();
+    if (!strong.has(sys)) continue;
+    const c = claims.get(`${sys}\u0000${i.value}`);
+    if (!c) continue;
+    for (const p of c) persons.add(p);
+    systems.add(sys);
+  }
+  if (persons.size > 1) return { conflict: [...persons] };
+  if (persons.size === 0) return {};
+  const [personId] = persons;
+  if (taken.has(personId)) return { conflict: [personId] };
+  return { personId, rule: `exact:${[...systems].sort().join('+')}` };
+}
+
+/** Replaces the identifier index rows of many source persons at once. */
+export async function writePersonIdentifiersBatch(trx: Knex.Transaction, tenantId: string, connectorId: string, writes: { sourceId: string; personId: string; identifiers: Identifier[] }[]): Promise<void> {
+  for (let i = 0; i < writes.length; i += 500) {
+    const part = writes.slice(i, i + 500);
+    await trx('person_identifiers').where({ tenant_id: tenantId, connector_id: connectorId }).whereIn('source_id', part.map((w) => w.sourceId)).delete();
+    const rows: Record<string, string>[] = [];
+    for (const w of part) {
+      const seen = new Set<string>();
+      for (const id of w.identifiers) {
+        const system = id.system.toLowerCase().slice(0, 100);
+        const key = `${system}\u0000${id.value}`;
+        if (seen.has(key)) continue;
+        seen.add(key);
+        rows.push({ tenant_id: tenantId, system, value: id.value.slice(0, 255), connector_id: connectorId, source_id: w.sourceId, person_id: w.personId });
+      }
+    }
+    for (let j = 0; j < rows.length; j += 150) await trx('person_identifiers').insert(rows.slice(j, j + 150));
+  }
+}
+
 export async function writePersonIdentifiers(trx: Knex.Transaction, tenantId: string, connectorId: string, sourceId: string, personId: string, identifiers: Identifier[]): Promise<void> {
   await trx('person_identifiers').where({ tenant_id: tenantId, connector_id: connectorId, source_id: sourceId }).delete();
   const seen = new Set<string>();

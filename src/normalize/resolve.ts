@@ -59,6 +59,13 @@ export async function resolveIdentities(db: Db, opts: { tenantId: string; connec
   const stats: MatchStats = { connectorId, considered: 0, linked: 0, review: 0, created: 0, conflicts: 0 };
   const linkAt = identity?.thresholds?.link ?? 0.95;
   const reviewAt = identity?.thresholds?.review ?? 0.6;
+  const others = await db.knex('source_records').where({ tenant_id: tenantId, entity_type: 'person' }).whereNot('connector_id', connectorId).whereNull('deleted_at').first('source_id');
+  if (!others) {
+    // Nobody else to match against: every provisional source person is a new learner (no features loaded).
+    const n = await db.knex('source_records').where({ tenant_id: tenantId, connector_id: connectorId, entity_type: 'person', match_state: 'provisional' }).update({ match_state: 'new', match_rule: 'only system' });
+    stats.considered = stats.created = Number(n);
+    return stats;
+  }
   const all = (await db.knex('source_records').where({ tenant_id: tenantId, entity_type: 'person' }).whereNull('deleted_at')
     .select('connector_id', 'source_id', 'unified_id', 'data', 'match_state', 'match_rule')) as SourcePerson[];
   const pending = all.filter((s) => s.connector_id === connectorId && (s.match_state === 'provisional' || s.match_state === 'conflict'));
@@ -66,9 +73,14 @@ export async function resolveIdentities(db: Db, opts: { tenantId: string; connec
   const demo = await demographicsByPerson(db, tenantId);
 
   // Features per unified person (every source's names, e-mails...), the connectors it has, and blocking indices.
+  // Only persons with no source from this connector can be candidates (one source per system per person); the
+  // pending ones are kept for their own features. A single-system tenant therefore builds no index at all.
+  const withThisConnector = new Set(all.filter((s) => s.connector_id === connectorId).map((s) => s.unified_id));
+  const pendingIds = new Set(pending.map((s) => s.unified_id));
   const byPerson = new Map<string, { features: PersonFeatures[]; connectors: Set<string> }>();
   for (const s of all) {
     if (!s.data) continue;
+    if (withThisConnector.has(s.unified_id) && !pendingIds.has(s.unified_id)) continue;
     const e = byPerson.get(s.unified_id) ?? { features: [], connectors: new Set<string>() };
     e.features.push(featuresOf(JSON.parse(s.data) as Record<string, unknown>, demo.get(s.unified_id)));
     e.connectors.add(s.connector_id);
@@ -79,6 +91,7 @@ export async function resolveIdentities(db: Db, opts: { tenantId: string; connec
   for (const [id, e] of byPerson) {
     const f = mergeFeatures(e.features);
     merged.set(id, f);
+    if (e.connectors.has(connectorId)) continue; // not a candidate for this connector's persons
     for (const k of blockingKeys(f)) (index.get(k) ?? index.set(k, []).get(k)!).push(id);
   }
   const rejected = new Set(
