@@ -8,7 +8,9 @@ import path from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
 import { Command, Option } from 'commander';
 import { openHub, resolveConfigPath, resolveDatabaseUrl, DEMO_CONFIG, type Hub } from '../hub';
-import { loadConfigFile } from '../core/config';
+import { findTenant, loadConfigFile } from '../core/config';
+import { decideCandidate, matchStats, mergePersons, unmergeSource } from '../normalize/resolve';
+import type { IdentitySettings } from '../normalize/persons';
 import { createLogger } from '../core/logger';
 import { isHubError, HubError } from '../core/errors';
 import { encryptSecret } from '../core/secrets';
@@ -154,6 +156,83 @@ export function buildCli(): Command {
         for (const row of rows) {
           const r = runRowToSummary(row);
           out(`${r.id}  ${row.started_at}  ${r.connectorId.padEnd(12)} ${(r.status + (r.dryRun ? '*' : '')).padEnd(13)} read ${fmt(r.counts.read)} new ${fmt(r.counts.inserted)} upd ${fmt(r.counts.updated)} del ${fmt(r.counts.deleted)} rej ${fmt(r.counts.rejected)}  ${(r.durationMs / 1000).toFixed(1)}s`);
+        }
+      });
+    });
+
+  const identity = program.command('identity').description('identity resolution: review queue, merge, unmerge, figures');
+  const who = () => (process.env.USER ? `cli:${process.env.USER}` : 'cli');
+  const tenantIdentity = (hub: Hub, tenantId: string) => findTenant(hub.config.config, tenantId)?.identity as IdentitySettings | undefined;
+  identity
+    .command('candidates')
+    .description('list match candidates waiting for review (or --status accepted|rejected|superseded)')
+    .option('-t, --tenant <id>')
+    .option('--status <status>', 'open, accepted, rejected, superseded', 'open')
+    .option('-n, --limit <n>', 'how many', '50')
+    .action(async (o: { tenant?: string; status: string; limit: string }, cmd: Command) => {
+      await withHub(cmd, async (hub) => {
+        const tenantId = pickTenant(hub, o.tenant);
+        const rows = (await hub.db.knex('match_candidates').where({ tenant_id: tenantId, status: o.status }).orderBy('created_at').limit(Number(o.limit) || 50)) as Record<string, string>[];
+        if (!rows.length) out(`no ${o.status} candidates`);
+        const name = async (id: string) => {
+          const r = await hub.db.knex('records').where({ tenant_id: tenantId, entity_type: 'person', id }).first('data');
+          const d = r ? (JSON.parse(r.data) as Record<string, string>) : {};
+          return `${d.givenName ?? '?'} ${d.familyName ?? '?'} (${id})`;
+        };
+        for (const r of rows) {
+          out(`${r.id}  score ${Number(r.score).toFixed(3)}  ${r.connector_id}/${r.source_id}: ${await name(r.person_id)}  ~  ${await name(r.candidate_id)}`);
+          out(`    evidence ${r.evidence}`);
+        }
+      });
+    });
+  for (const verb of ['accept', 'reject'] as const) {
+    identity
+      .command(`${verb} <candidateId>`)
+      .description(verb === 'accept' ? 'link the source person to the candidate' : 'keep them apart (never proposed again)')
+      .option('-t, --tenant <id>')
+      .option('--reason <text>')
+      .action(async (candidateId: string, o: { tenant?: string; reason?: string }, cmd: Command) => {
+        await withHub(cmd, async (hub) => {
+          const tenantId = pickTenant(hub, o.tenant);
+          const r = await decideCandidate(hub.db, tenantId, candidateId, verb === 'accept', who(), o.reason ?? null, tenantIdentity(hub, tenantId));
+          out(`${candidateId}: ${r.status}${r.decision ? ` (decision ${r.decision})` : ''}`);
+        });
+      });
+  }
+  identity
+    .command('merge <intoPersonId> <otherPersonId>')
+    .description('merge two persons an operator knows are the same learner')
+    .option('-t, --tenant <id>')
+    .option('--reason <text>')
+    .action(async (into: string, other: string, o: { tenant?: string; reason?: string }, cmd: Command) => {
+      await withHub(cmd, async (hub) => {
+        const tenantId = pickTenant(hub, o.tenant);
+        const d = await mergePersons(hub.db, tenantId, into, other, who(), o.reason ?? null, tenantIdentity(hub, tenantId));
+        out(`merged ${other} into ${into} (decision ${d})`);
+      });
+    });
+  identity
+    .command('unmerge <personId> <connectorId> <sourceId>')
+    .description("split one system's record back out of a merged person")
+    .option('-t, --tenant <id>')
+    .option('--reason <text>')
+    .action(async (personId: string, connectorId: string, sourceId: string, o: { tenant?: string; reason?: string }, cmd: Command) => {
+      await withHub(cmd, async (hub) => {
+        const tenantId = pickTenant(hub, o.tenant);
+        const r = await unmergeSource(hub.db, tenantId, personId, connectorId, sourceId, who(), o.reason ?? null, tenantIdentity(hub, tenantId));
+        out(`${connectorId}/${sourceId} is now person ${r.personId} (decision ${r.decision})`);
+      });
+    });
+  identity
+    .command('stats')
+    .description('per connector: source persons linked automatically, in review, new, pinned by an operator')
+    .option('-t, --tenant <id>')
+    .action(async (o: { tenant?: string }, cmd: Command) => {
+      await withHub(cmd, async (hub) => {
+        const stats = await matchStats(hub.db, pickTenant(hub, o.tenant));
+        for (const [c, v] of Object.entries(stats)) {
+          const pct = (n = 0) => `${((n / v.total) * 100).toFixed(1)}%`;
+          out(`${c.padEnd(14)} ${fmt(v.total)} persons: linked ${pct(v.linked)}, review ${pct(v.review)}, new ${pct(v.new)}, manual ${pct(v.manual)}, provisional ${pct(v.provisional)}`);
         }
       });
     });
