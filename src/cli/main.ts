@@ -58,6 +58,7 @@ function printRun(r: RunSummary) {
     out(`  needs review: ${r.review.reason}`);
     if (!r.dryRun) out(`  approve with: hub sync ${r.connectorId} --tenant ${r.tenantId} --approve`);
   }
+  if (r.matching) out(`  identity: ${fmt(r.matching.considered)} source persons matched after the run: linked ${fmt(r.matching.linked)}, review ${fmt(r.matching.review)}, new ${fmt(r.matching.created)}, conflicts ${fmt(r.matching.conflicts)}`);
   if (r.error) out(`  error ${r.error.code}: ${r.error.message}`);
   if (r.rejects.length) {
     out(`  rejects (first ${Math.min(r.rejects.length, 20)} of ${fmt(c.rejected)}; all are in the run's reject report):`);
