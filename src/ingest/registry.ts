@@ -1,9 +1,11 @@
 /** Connector implementations by type. Adding a connector = one line here (see connectors/README.md). */
 import type { Connector } from './contract';
 import { oneRosterCsv } from '../../connectors/oneroster-csv';
+import { caseConnector } from '../../connectors/case';
 
 const REGISTRY: Record<string, Connector<never>> = {
   'oneroster-csv': oneRosterCsv as Connector<never>,
+  case: caseConnector as Connector<never>,
 };
 
 /** Registers an implementation (tests, and plugins loaded at start-up). */
