@@ -78,6 +78,14 @@ describe('configuration', () => {
     expect(e.message).toContain('NOPE');
   });
 
+  it('secret fields may be nested (dotted paths): resolved at run time, refused as literals', () => {
+    const manifest = { id: 'nested-test', secretFields: ['auth.clientSecret'], configSchema: { type: 'object', additionalProperties: false, properties: { auth: { type: 'object', additionalProperties: false, properties: { clientId: { type: 'string' }, clientSecret: { type: 'string' } } } } } };
+    const env = { CS: 'shh' };
+    expect(resolveSettings(manifest, { auth: { clientId: 'a', clientSecret: { $env: 'CS' } } }, '$.s', env)).toEqual({ auth: { clientId: 'a', clientSecret: 'shh' } });
+    const e = errorOf(() => resolveSettings(manifest, { auth: { clientId: 'a', clientSecret: 'shh' } }, '$.s', env));
+    expect(e.details[0]).toEqual({ path: '$.s.auth.clientSecret', message: 'is a secret: give {"$env": "NAME"} or {"$enc": "..."}, never the value itself' });
+  });
+
   it('the demo configuration is valid', () => {
     expect(() => loadConfigFile(path.join(__dirname, '../fixtures/demo/hub.config.json'))).not.toThrow();
   });

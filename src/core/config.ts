@@ -91,7 +91,29 @@ export function validateConfig(json: unknown, file = '(inline)', baseDir = proce
   return { config, file, baseDir };
 }
 
-/** Validates connector settings against the connector's schema; secret fields may be secret references. */
+/** Reads a dotted path (`auth.clientSecret`) in settings. */
+function getPath(obj: Record<string, unknown>, path: string): unknown {
+  let cur: unknown = obj;
+  for (const k of path.split('.')) {
+    if (!cur || typeof cur !== 'object' || Array.isArray(cur)) return undefined;
+    cur = (cur as Record<string, unknown>)[k];
+  }
+  return cur;
+}
+
+/** A copy of settings with the value at a dotted path replaced (objects along the path are copied, not mutated). */
+function setPath(obj: Record<string, unknown>, path: string, value: unknown): Record<string, unknown> {
+  const [head, ...rest] = path.split('.');
+  if (!rest.length) return { ...obj, [head]: value };
+  const child = obj[head];
+  if (!child || typeof child !== 'object' || Array.isArray(child)) return obj;
+  return { ...obj, [head]: setPath(child as Record<string, unknown>, rest.join('.'), value) };
+}
+
+/**
+ * Validates connector settings against the connector's schema. Secret fields (`manifest.secretFields`, dotted paths
+ * for nested ones such as `auth.clientSecret`) must be secret references, never literal values.
+ */
 export function settingsProblems(
   manifest: { configSchema: Record<string, unknown>; secretFields: string[]; id: string },
   settings: Record<string, unknown>,
@@ -100,11 +122,11 @@ export function settingsProblems(
   requireSecrets: boolean,
 ): ErrorDetail[] {
   const out: ErrorDetail[] = [];
-  const probe: Record<string, unknown> = { ...settings };
+  let probe: Record<string, unknown> = { ...settings };
   for (const f of manifest.secretFields) {
-    const v = settings[f];
+    const v = getPath(settings, f);
     if (isSecretRef(v)) {
-      probe[f] = 'secret';
+      probe = setPath(probe, f, 'secret');
       if (requireSecrets) {
         try {
           resolveSecret(v, `${at}.${f}`, env);
@@ -131,10 +153,10 @@ export function resolveSettings(
 ): Record<string, unknown> {
   const problems = settingsProblems(manifest, settings, at, env, true);
   if (problems.length) throw new HubError('connector_config_invalid', `${at}: ${problems[0].path}: ${problems[0].message}`, problems);
-  const out: Record<string, unknown> = { ...settings };
+  let out: Record<string, unknown> = { ...settings };
   for (const f of manifest.secretFields) {
-    const v = settings[f];
-    if (isSecretRef(v)) out[f] = resolveSecret(v, `${at}.${f}`, env);
+    const v = getPath(settings, f);
+    if (isSecretRef(v)) out = setPath(out, f, resolveSecret(v, `${at}.${f}`, env));
   }
   return out;
 }
