@@ -110,7 +110,7 @@ describe('manifest and settings', () => {
     for (const b of bad) expect(validate(b)).toBe(false);
   });
 
-  test('secrets with today\'s runtime: top-level references are checked and resolved; nested references pass validation and are resolved by the connector', async () => {
+  test('secrets: top-level and nested (dotted secretFields) references are checked and resolved by the runtime; literals are refused', async () => {
     const env = { OR_SECRET: 'from-env' };
     const m = oneRosterRest.manifest;
     const top = { baseUrl: `${HOST}${ROSTER}`, version: '1.2', auth: { type: 'oauth2', tokenUrl: `${HOST}/oauth/token`, clientId: 'c' }, clientSecret: { $env: 'OR_SECRET' } };
@@ -120,11 +120,11 @@ describe('manifest and settings', () => {
     expect(settingsProblems(m, { ...top, clientSecret: 'literal' }, '$.s', env, false)).toEqual([
       { path: '$.s.clientSecret', message: 'is a secret: give {"$env": "NAME"} or {"$enc": "..."}, never the value itself' },
     ]);
-    // Nested: valid for the schema, left unresolved by the runtime (secretFields are top-level names there)...
+    // Nested: the runtime resolves dotted secret fields too...
     const nested = { baseUrl: `${HOST}${ROSTER}`, version: '1.2', auth: { type: 'oauth2', tokenUrl: `${HOST}/oauth/token`, clientId: 'c', clientSecret: { $env: 'OR_SECRET' } } };
     expect(settingsProblems(m, nested, '$.s', env, true)).toEqual([]);
-    expect(resolveSettings(m, nested, '$.s', env).auth).toEqual(nested.auth);
-    // ...and resolved by the connector from the environment.
+    expect(resolveSettings(m, nested, '$.s', env).auth).toEqual({ ...nested.auth, clientSecret: 'from-env' });
+    // ...and the connector still resolves a reference it is handed directly (e.g. by check()).
     process.env.OR_REST_TEST_SECRET = 'nested-from-env';
     try {
       const seen: Seen[] = [];
