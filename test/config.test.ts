@@ -86,6 +86,16 @@ describe('configuration', () => {
     expect(e.details[0]).toEqual({ path: '$.s.auth.clientSecret', message: 'is a secret: give {"$env": "NAME"} or {"$enc": "..."}, never the value itself' });
   });
 
+  it("runs a connector's own semantic checks at load time (mapped-csv: a field the unified schema lacks)", () => {
+    const cfg = JSON.parse(fs.readFileSync(path.join(__dirname, '../fixtures/mapped-csv/interim-assessment/config.json'), 'utf8'));
+    expect(() => validateConfig(cfg)).not.toThrow();
+    const mapping = cfg.tenants[0].connectors[0].settings.mappings.find((m: { entity: string }) => m.entity === 'assessmentResult');
+    mapping.fields.shoeSize = { const: '9' };
+    const e = errorOf(() => validateConfig(cfg));
+    expect(e.code).toBe('config_invalid');
+    expect(e.details.some((d) => d.path.startsWith('$.tenants[0].connectors[0].settings.mappings[') && d.path.endsWith('.fields.shoeSize'))).toBe(true);
+  });
+
   it('the demo configuration is valid', () => {
     expect(() => loadConfigFile(path.join(__dirname, '../fixtures/demo/hub.config.json'))).not.toThrow();
   });

@@ -8,7 +8,9 @@ import path from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
 import { Command, Option } from 'commander';
 import { openHub, resolveConfigPath, resolveDatabaseUrl, DEMO_CONFIG, type Hub } from '../hub';
-import { findTenant, loadConfigFile } from '../core/config';
+import { findConnector, findTenant, loadConfigFile, resolveSettings } from '../core/config';
+import { getConnector } from '../ingest/registry';
+import { previewMapping, formatPreview } from '../../connectors/mapped-csv';
 import { decideCandidate, matchStats, mergePersons, unmergeSource } from '../normalize/resolve';
 import type { IdentitySettings } from '../normalize/persons';
 import { createLogger } from '../core/logger';
@@ -159,6 +161,27 @@ export function buildCli(): Command {
           out(`${r.id}  ${row.started_at}  ${r.connectorId.padEnd(12)} ${(r.status + (r.dryRun ? '*' : '')).padEnd(13)} read ${fmt(r.counts.read)} new ${fmt(r.counts.inserted)} upd ${fmt(r.counts.updated)} del ${fmt(r.counts.deleted)} rej ${fmt(r.counts.rejected)}  ${(r.durationMs / 1000).toFixed(1)}s`);
         }
       });
+    });
+
+  program
+    .command('connector')
+    .description('connector tools')
+    .command('preview <connector>')
+    .description('mapped-csv: show the first mapped records and rejects of a connector, without writing anything')
+    .option('-t, --tenant <id>')
+    .option('-n, --limit <n>', 'rows to read', '10')
+    .action(async (connectorId: string, o: { tenant?: string; limit: string }, cmd: Command) => {
+      const g = cmd.optsWithGlobals() as { config?: string };
+      const loaded = loadConfigFile(resolveConfigPath(g.config));
+      const tenantId = o.tenant ?? (loaded.config.tenants.length === 1 ? loaded.config.tenants[0].id : undefined);
+      if (!tenantId) throw new HubError('bad_request', 'Say which tenant with --tenant.');
+      const { connector, index } = findConnector(loaded.config, tenantId, connectorId);
+      if (connector.type !== 'mapped-csv') throw new HubError('bad_request', `Preview is for mapped-csv connectors; '${connectorId}' is ${connector.type} (use hub sync --dry-run).`);
+      const impl = getConnector(connector.type)!;
+      const settings = resolveSettings(impl.manifest, connector.settings, `$.tenants[${index[0]}].connectors[${index[1]}].settings`);
+      const r = await previewMapping(settings, loaded.baseDir, { limit: Number(o.limit) || 10 });
+      out(formatPreview(r));
+      if (r.problems.length) process.exitCode = 1;
     });
 
   const identity = program.command('identity').description('identity resolution: review queue, merge, unmerge, figures');

@@ -82,6 +82,9 @@ export function validateConfig(json: unknown, file = '(inline)', baseDir = proce
       }
       const problems = settingsProblems(impl.manifest, c.settings, `${at}.settings`, env, false);
       details.push(...problems);
+      if (!problems.length && impl.validateSettings) {
+        for (const p of impl.validateSettings(c.settings)) details.push({ path: `${at}.settings${p.path.replace(/^\$/, '')}`, message: p.message });
+      }
     });
   });
   for (const [i, k] of (config.apiKeys ?? []).entries()) {

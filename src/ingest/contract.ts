@@ -132,4 +132,9 @@ export interface Connector<Settings = Record<string, unknown>> {
   plan(settings: Settings, ctx: PlanContext): Promise<StreamPlan[]>;
   /** Pages of one stream. Throw HubError for failures of the whole source; put bad rows in `rejects`. */
   read(stream: string, settings: Settings, ctx: ReadContext): AsyncIterable<Page>;
+  /**
+   * Optional checks beyond the settings' JSON Schema, run when the configuration is loaded (e.g. a declarative
+   * mapping naming fields the unified schema does not have). Paths are relative to `settings` (`$.mappings[0]...`).
+   */
+  validateSettings?(settings: unknown): { path: string; message: string }[];
 }
