@@ -27,6 +27,8 @@ export interface MatchStats {
   review: number;
   created: number;
   conflicts: number;
+  /** Time spent matching and linking after the run's pages were committed. */
+  durationMs?: number;
 }
 
 const newId = (p: string) => `${p}_${Date.now().toString(36)}${randomBytes(5).toString('hex')}`;
@@ -55,6 +57,13 @@ async function demographicsByPerson(db: Db, tenantId: string): Promise<Map<strin
 }
 
 export async function resolveIdentities(db: Db, opts: { tenantId: string; connectorId: string; runId: string | null; identity?: IdentitySettings; by?: string }): Promise<MatchStats> {
+  const t0 = Date.now();
+  const stats = await resolve(db, opts);
+  stats.durationMs = Date.now() - t0;
+  return stats;
+}
+
+async function resolve(db: Db, opts: { tenantId: string; connectorId: string; runId: string | null; identity?: IdentitySettings; by?: string }): Promise<MatchStats> {
   const { tenantId, connectorId, identity } = opts;
   const stats: MatchStats = { connectorId, considered: 0, linked: 0, review: 0, created: 0, conflicts: 0 };
   const linkAt = identity?.thresholds?.link ?? 0.95;
