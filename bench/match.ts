@@ -45,7 +45,7 @@ export async function measureMatching(district: string, dbFile: string) {
   const misses: string[] = [];
   for (const [lmsId, r] of lmsRows) {
     const want = expected.get(lmsId);
-    const linkedToSis = [...sisId.entries()].length && r.match_state === 'linked';
+    const linkedToSis = r.match_state === 'linked';
     if (r.match_state === 'review') review++;
     if (linkedToSis) {
       if (want && sisId.get(want) === r.unified_id) tp++;

@@ -195,7 +195,11 @@ export function scorePair(a: PersonFeatures, b: PersonFeatures): MatchResult {
   return { score: Math.round(score * 10000) / 10000, points, evidence };
 }
 
-/** Blocking keys: a candidate must share at least one with the source person to be scored. */
+/**
+ * Blocking keys a candidate is indexed under: family name (whole and parts), birth date, e-mail, and the first
+ * letters of the given name with the birth year (catches family-name typos). Each is selective; the given name
+ * alone is not (thousands of Emmas), so it is never an index key.
+ */
 export function blockingKeys(f: PersonFeatures): string[] {
   const keys = new Set<string>();
   for (const fam of f.family) {
@@ -205,7 +209,13 @@ export function blockingKeys(f: PersonFeatures): string[] {
   for (const b of f.birthDates) keys.add(`b:${b}`);
   for (const e of f.emails) keys.add(`e:${e}`);
   for (const g of f.given) for (const b of f.birthDates) keys.add(`gy:${g.slice(0, 3)}:${b.slice(0, 4)}`);
-  for (const g of f.given) keys.add(`g:${g.replace(/ /g, '')}`); // catches swapped order (given stored as family)
+  return [...keys];
+}
+
+/** Keys a source person looks candidates up by: its own, plus its given name as a family name (swapped order). */
+export function lookupKeys(f: PersonFeatures): string[] {
+  const keys = new Set(blockingKeys(f));
+  for (const g of f.given) keys.add(`f:${g.replace(/ /g, '')}`);
   return [...keys];
 }
 

@@ -297,9 +297,7 @@ export async function reresolvePersonRefs(tx: IngestTx, dialect: Dialect, ctx: R
         if (!changes.length) continue;
         const first = await tx.allocateSeq(ctx.tenantId, changes.length);
         // Soft-deleted records keep their deleted_at: only data and sequence change.
-        for (const [k, u] of updates.entries()) {
-          await trx('records').where({ tenant_id: ctx.tenantId, entity_type: type, id: u.id }).update({ data: u.data, updated_seq: first + k, updated_at: ctx.at });
-        }
+        for (const [k, u] of updates.entries()) await tx.updateRecordData(ctx.tenantId, type, u.id, u.data, first + k, ctx.at);
         await tx.insertChanges(changes.map((c, k) => ({ ...c, seq: first + k })));
         changed += changes.length;
       }

@@ -72,6 +72,8 @@ export interface IngestTx {
   touchSources(tenantId: string, connectorId: string, type: string, sourceIds: string[], runId: string, at: string): Promise<void>;
   upsertRecords(rows: RecordRow[]): Promise<void>;
   insertChanges(rows: ChangeRow[]): Promise<void>;
+  /** Replaces a record's data (keeping deleted_at as it is): reference rewrites after a merge or an unmerge. */
+  updateRecordData(tenantId: string, type: string, id: string, data: string, seq: number, at: string): Promise<void>;
   /** Soft-deletes a unified record: the last version stays readable (history, audits). */
   markDeleted(tenantId: string, type: string, id: string, seq: number, at: string): Promise<void>;
   /** Reserves n sequence numbers for the tenant; returns the first. Serialises writers per tenant (row lock). */
@@ -94,6 +96,7 @@ const SQL = {
     updated_at = excluded.updated_at, deleted_at = excluded.deleted_at, provenance = excluded.provenance`,
   loadRecord: `select data from records where tenant_id = ? and entity_type = ? and id = ?`,
   insertChange: `insert into change_log (${CHANGE_COLS.join(',')}) values (${CHANGE_COLS.map(() => '?').join(',')})`,
+  updateData: `update records set data = ?, updated_seq = ?, updated_at = ? where tenant_id = ? and entity_type = ? and id = ?`,
   markDeleted: `update records set deleted_at = ?, updated_seq = ?, updated_at = ? where tenant_id = ? and entity_type = ? and id = ?`,
   allocateSeq: `update tenant_sequences set last_seq = last_seq + ? where tenant_id = ? returning last_seq`,
 };
@@ -163,6 +166,10 @@ class SqliteIngestTx implements IngestTx {
 
   async markDeleted(tenantId: string, type: string, id: string, seq: number, at: string) {
     this.s.markDeleted.run(at, seq, at, tenantId, type, id);
+  }
+
+  async updateRecordData(tenantId: string, type: string, id: string, data: string, seq: number, at: string) {
+    this.s.updateData.run(data, seq, at, tenantId, type, id);
   }
 
   async allocateSeq(tenantId: string, n: number) {
@@ -250,6 +257,10 @@ class PgIngestTx implements IngestTx {
 
   async markDeleted(tenantId: string, type: string, id: string, seq: number, at: string) {
     await this.knex.raw(SQL.markDeleted, [at, seq, at, tenantId, type, id]);
+  }
+
+  async updateRecordData(tenantId: string, type: string, id: string, data: string, seq: number, at: string) {
+    await this.knex.raw(SQL.updateData, [data, seq, at, tenantId, type, id]);
   }
 
   async allocateSeq(tenantId: string, n: number) {

@@ -16,7 +16,7 @@ import type { Db } from '../store/db';
 import { HubError } from '../core/errors';
 import { ingestTx } from './ports';
 import { newUnifiedId, nowIso } from './canonical';
-import { blockingKeys, featuresOf, mergeFeatures, scorePair, type PersonFeatures } from './match';
+import { blockingKeys, featuresOf, lookupKeys, mergeFeatures, scorePair, type PersonFeatures } from './match';
 import { recomputePersons, reresolvePersonRefs, type IdentitySettings } from './persons';
 import type { Knex } from 'knex';
 
@@ -128,7 +128,7 @@ async function resolve(db: Db, opts: { tenantId: string; connectorId: string; ru
       continue;
     }
     const pool = new Set<string>();
-    for (const k of blockingKeys(own)) for (const id of index.get(k) ?? []) pool.add(id);
+    for (const k of lookupKeys(own)) for (const id of index.get(k) ?? []) pool.add(id);
     const scored: { id: string; score: number; evidence: Record<string, string>; rule: string }[] = [];
     for (const id of pool) {
       if (id === s.unified_id) continue;
