@@ -4,12 +4,14 @@ import { oneRosterCsv } from '../../connectors/oneroster-csv';
 import { caseConnector } from '../../connectors/case';
 import { oneRosterRest } from '../../connectors/oneroster-rest';
 import { mappedCsv } from '../../connectors/mapped-csv';
+import { edfiXml } from '../../connectors/edfi-xml';
 
 const REGISTRY: Record<string, Connector<never>> = {
   'oneroster-csv': oneRosterCsv as Connector<never>,
   case: caseConnector as Connector<never>,
   'oneroster-rest': oneRosterRest as Connector<never>,
   'mapped-csv': mappedCsv as Connector<never>,
+  'edfi-xml': edfiXml as Connector<never>,
 };
 
 /** Registers an implementation (tests, and plugins loaded at start-up). */
