@@ -18,6 +18,7 @@ import { API_PREFIX, BackgroundRuns, type AppDeps } from './route';
 import { runRoutes } from './runs';
 import { learnerRoutes } from './learners';
 import { entityRoutes } from './entities';
+import { caliperRouter, learningEventRoutes } from '../caliper';
 
 export interface BuildAppDeps {
   db: Db;
@@ -129,7 +130,10 @@ export function buildApp(deps: BuildAppDeps): express.Express {
   runRoutes(api, appDeps);
   entityRoutes(api, appDeps);
   learnerRoutes(api, appDeps);
+  learningEventRoutes(api, appDeps);
 
+  // Caliper sensors post to /caliper/:tenant with their own bearer tokens (src/caliper/README.md).
+  app.use(caliperRouter(appDeps));
   app.use(API_PREFIX, api);
   app.use(notFoundHandler);
   app.use(errorHandler(log));
