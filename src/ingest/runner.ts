@@ -202,6 +202,13 @@ export async function runSync(deps: RuntimeDeps, opts: SyncOptions): Promise<Run
       }
     }
 
+    // Fresh statistics after a large load: without them SQLite's planner scans source_records by its primary key
+    // instead of using the unified_id index (measured: 150 ms per lookup batch instead of ~1 ms on 10k students).
+    if (db.dialect === 'sqlite' && !dryRun && total.inserted + total.updated > 1000) {
+      await db.knex.raw('pragma analysis_limit = 1000');
+      await db.knex.raw('analyze');
+    }
+
     // Mark-and-sweep for the streams read in full.
     const full = streams.filter((s) => s.mode === 'full' && !s.skipped);
     const decl = new Map(impl.manifest.streams.map((s) => [s.name, s.entities]));

@@ -228,11 +228,13 @@ export async function recomputePersons(tx: IngestTx, ctx: RecomputeContext, pers
   });
   for (const r of rows) r.created_seq = r.updated_seq = seqOf.get(r.id)!;
   await tx.upsertRecords(rows);
+  const mergedBy = new Map<string, string[]>();
   for (const id of deletes) {
     await tx.markDeleted(ctx.tenantId, 'person', id, seqOf.get(id)!, ctx.at);
     const into = ctx.mergedInto?.get(id);
-    if (into) await trx('records').where({ tenant_id: ctx.tenantId, entity_type: 'person', id }).update({ merged_into: into });
+    if (into) (mergedBy.get(into) ?? mergedBy.set(into, []).get(into)!).push(id);
   }
+  for (const [into, ids] of mergedBy) await trx('records').where({ tenant_id: ctx.tenantId, entity_type: 'person' }).whereIn('id', ids).update({ merged_into: into });
   // A person brought back (unmerge) is no longer merged into anyone.
   const restored = rows.filter((r) => current.get(r.id)?.deleted_at).map((r) => r.id);
   for (const id of restored) await trx('records').where({ tenant_id: ctx.tenantId, entity_type: 'person', id }).update({ merged_into: null });

@@ -219,14 +219,15 @@ export async function moveSources(
   const decisions: string[] = [];
   const byTarget = new Map<string, Move[]>();
   for (const m of moves) (byTarget.get(m.to) ?? byTarget.set(m.to, []).get(m.to)!).push(m);
-  for (const [to, ms] of byTarget) {
+  const rows = [...byTarget].map(([to, ms]) => {
     const id = newId('idd');
     decisions.push(id);
-    await trx('identity_decisions').insert({
+    return {
       id, tenant_id: tenantId, kind, person_id: kind === 'unmerge' ? ms[0].from : to, other_id: kind === 'unmerge' ? to : ms[0].from,
       payload: JSON.stringify({ moved: ms }), run_id: runId, decided_by: by, decided_at: at, reason,
-    });
-  }
+    };
+  });
+  for (let i = 0; i < rows.length; i += 100) await trx('identity_decisions').insert(rows.slice(i, i + 100));
   return decisions;
 }
 
