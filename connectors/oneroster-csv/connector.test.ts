@@ -90,7 +90,7 @@ describe('manifest', () => {
   test('id, kind, streams in reading order, config schema from schemas/connectors', () => {
     const m = oneRosterCsv.manifest;
     expect(m.id).toBe('oneroster-csv');
-    expect(m.kind).toEqual(['roster']);
+    expect(m.kind).toEqual(['roster', 'gradebook']);
     expect(m.secretFields).toEqual([]);
     expect(m.streams).toEqual([
       { name: 'orgs', entities: ['org'], modes: ['full', 'incremental'] },
@@ -101,6 +101,9 @@ describe('manifest', () => {
       { name: 'roles', entities: ['role'], modes: ['full', 'incremental'] },
       { name: 'demographics', entities: ['demographics'], modes: ['full', 'incremental'] },
       { name: 'enrollments', entities: ['enrollment'], modes: ['full', 'incremental'] },
+      { name: 'categories', entities: ['lineItemCategory'], modes: ['full', 'incremental'] },
+      { name: 'lineItems', entities: ['lineItem'], modes: ['full', 'incremental'] },
+      { name: 'results', entities: ['result'], modes: ['full', 'incremental'] },
     ]);
     const file = path.resolve(__dirname, '../../schemas/connectors/oneroster-csv.config.schema.json');
     expect(m.configSchema).toEqual(JSON.parse(fs.readFileSync(file, 'utf8')));
@@ -119,10 +122,13 @@ describe('manifest', () => {
 });
 
 describe('plan()', () => {
-  test('1.2 bulk: every stream full', async () => {
-    expect(await oneRosterCsv.plan({ path: 'or12-bulk' }, planCtx())).toEqual(
-      ['orgs', 'academicSessions', 'courses', 'classes', 'users', 'roles', 'demographics', 'enrollments'].map((stream) => ({ stream, mode: 'full' })),
-    );
+  test('1.2 bulk: every roster stream full; the gradebook declared absent is skipped', async () => {
+    expect(await oneRosterCsv.plan({ path: 'or12-bulk' }, planCtx())).toEqual([
+      ...['orgs', 'academicSessions', 'courses', 'classes', 'users', 'roles', 'demographics', 'enrollments'].map((stream) => ({ stream, mode: 'full' })),
+      { stream: 'categories', mode: 'incremental', skip: 'manifest.csv declares file.categories absent' },
+      { stream: 'lineItems', mode: 'incremental', skip: 'manifest.csv declares file.lineItems absent' },
+      { stream: 'results', mode: 'incremental', skip: 'manifest.csv declares file.results absent' },
+    ]);
   });
 
   test('1.2 delta: delta files incremental; absent and unlisted files skipped with a reason', async () => {
@@ -135,6 +141,9 @@ describe('plan()', () => {
       { stream: 'roles', mode: 'incremental', skip: 'manifest.csv declares file.roles absent' },
       { stream: 'demographics', mode: 'incremental', skip: 'manifest.csv does not list file.demographics' },
       { stream: 'enrollments', mode: 'incremental' },
+      { stream: 'categories', mode: 'incremental', skip: 'manifest.csv does not list file.categories' },
+      { stream: 'lineItems', mode: 'incremental', skip: 'manifest.csv does not list file.lineItems' },
+      { stream: 'results', mode: 'incremental', skip: 'manifest.csv does not list file.results' },
     ]);
   });
 

@@ -25,11 +25,16 @@ import { LineTooLongError, MAX_LINE_BYTES, firstField, readCsvLines, type LinePr
 import { readManifest, type FileMode, type Manifest } from './manifest';
 import {
   mapAcademicSession,
+  mapCategory,
   mapClass,
   mapCourse,
   mapDemographics,
   mapEnrollment,
+  mapLineItem,
+  mapLineItemObjective,
   mapOrg,
+  mapResult,
+  mapResultObjective,
   mapRole,
   mapUser,
   mapUserRoles11,
@@ -38,6 +43,7 @@ import {
   type Row,
   type RowContext,
 } from './mappers';
+import { LIMITS, ObjectiveIndex, type ObjectiveSpec } from './objectives';
 import { parentsFirst } from './order';
 import { ioError, openSource, type Source, type SourceFile } from './source';
 
@@ -67,6 +73,8 @@ interface StreamSpec {
    * cursors say `line: 0` because the yield order is not the file order, so a resume re-reads them whole.
    */
   buffered: boolean;
+  /** 1.2: the learning-objective file whose rows go into this stream's records (objectives.ts). */
+  objectives?: ObjectiveSpec;
 }
 
 const simple = (key: string) => () => ({ key, file: `${key}.csv` });
@@ -88,6 +96,40 @@ const STREAMS: StreamSpec[] = [
   },
   { name: 'demographics', entity: 'demographics', input: simple('demographics'), map: mapDemographics, buffered: false },
   { name: 'enrollments', entity: 'enrollment', input: simple('enrollments'), map: mapEnrollment, buffered: false },
+  // Gradebook: categories and line items before the results that point at them.
+  { name: 'categories', entity: 'lineItemCategory', input: simple('categories'), map: mapCategory, buffered: false },
+  {
+    name: 'lineItems',
+    entity: 'lineItem',
+    input: simple('lineItems'),
+    map: mapLineItem,
+    buffered: false,
+    objectives: {
+      key: 'lineItemLearningObjectiveIds',
+      file: 'lineItemLearningObjectiveIds.csv',
+      parentColumn: 'lineItemSourcedId',
+      parentFile: 'lineItems.csv',
+      parentLabel: 'line item',
+      field: 'alignment',
+      map: mapLineItemObjective,
+    },
+  },
+  {
+    name: 'results',
+    entity: 'result',
+    input: simple('results'),
+    map: mapResult,
+    buffered: false,
+    objectives: {
+      key: 'resultLearningObjectiveIds',
+      file: 'resultLearningObjectiveIds.csv',
+      parentColumn: 'resultSourcedId',
+      parentFile: 'results.csv',
+      parentLabel: 'result',
+      field: 'learningObjectiveResults',
+      map: mapResultObjective,
+    },
+  },
 ];
 const STREAM_BY_NAME = new Map(STREAMS.map((s) => [s.name, s]));
 
@@ -271,13 +313,42 @@ interface Resolved {
   /** bulk|delta, or undefined when the manifest says absent or does not list the file. */
   mode?: FileMode;
   columns: Column[];
+  /** 1.2 line items / results: their learning-objective file, when the manifest declares it bulk or delta. */
+  objectives?: ResolvedObjectives;
+}
+
+interface ResolvedObjectives {
+  spec: ObjectiveSpec;
+  mode: FileMode;
+  columns: Column[];
+  /** The manifest line that declares it. */
+  line: number;
 }
 
 function resolveStream(spec: StreamSpec, manifest: Manifest): Resolved {
   const { key, file } = spec.input(manifest.version);
   const declared = manifest.files.get(key);
   const mode = declared && declared.value !== 'absent' ? declared.value : undefined;
-  return { spec, manifest, key, file, mode, columns: columnsFor(manifest.version)[file] };
+  const resolved: Resolved = { spec, manifest, key, file, mode, columns: columnsFor(manifest.version)[file] };
+  // 1.1 has no learning-objective files: a 1.1 manifest that lists them is ignored like any file this connector does not read.
+  const o = spec.objectives;
+  const od = o && manifest.version === '1.2' ? manifest.files.get(o.key) : undefined;
+  if (o && od && od.value !== 'absent') resolved.objectives = { spec: o, mode: od.value, columns: columnsFor('1.2')[o.file], line: od.line };
+  return resolved;
+}
+
+/**
+ * A bulk parent file replaces its records whole, objectives included, so a delta objective file (changes to objectives
+ * the connector does not hold) cannot go with it. The other pairs are fine: see README "Learning objectives".
+ */
+function checkObjectiveModes(s: Resolved): void {
+  if (s.mode === 'bulk' && s.objectives?.mode === 'delta') {
+    throw new HubError(
+      'source_invalid',
+      `manifest.csv:${s.objectives.line}: file.${s.objectives.spec.key} is delta but file.${s.key} is bulk: learning objectives are stored inside their ${s.objectives.spec.parentLabel}s, which a bulk file replaces whole; declare both bulk (or send ${s.file} as a delta too)`,
+      [{ path: `manifest.csv:${s.objectives.line}`, message: `file.${s.objectives.spec.key} is delta but file.${s.key} is bulk` }],
+    );
+  }
 }
 
 function streamSpec(name: string): StreamSpec {
@@ -286,9 +357,23 @@ function streamSpec(name: string): StreamSpec {
   return spec;
 }
 
+/** The files a stream reads: its own and, for 1.2 line items / results, their learning-objective file. */
+async function streamFiles(source: Source, s: Resolved): Promise<{ file: SourceFile; objectives?: SourceFile; fingerprint: string }> {
+  const get = async (name: string): Promise<SourceFile> => {
+    const f = await source.get(name);
+    if (!f) throw invalid(name, 'the file disappeared from the export while it was being read');
+    return f;
+  };
+  const file = await get(s.file);
+  if (!s.objectives) return { file, fingerprint: file.fingerprint };
+  const objectives = await get(s.objectives.spec.file);
+  // Both files make the stream's content: a changed objective file alone must not let the plan skip the stream.
+  return { file, objectives, fingerprint: `${file.fingerprint}+${objectives.fingerprint}` };
+}
+
 /** The saved cursor, when it belongs to this very file content. */
-function sameFile(cursor: Cursor | undefined, file: SourceFile): Cursor | undefined {
-  return cursor && cursor.fingerprint === file.fingerprint ? cursor : undefined;
+function sameFile(cursor: Cursor | undefined, fingerprint: string): Cursor | undefined {
+  return cursor && cursor.fingerprint === fingerprint ? cursor : undefined;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -303,6 +388,66 @@ function collect(r: MapResult | MapManyResult, records: SourceRecord[], rejects:
   else if ('record' in r && r.record) records.push(r.record);
   else if ('records' in r && r.records) for (const rec of r.records) records.push(rec);
 }
+
+/**
+ * Fills pages of at most `size` records + rejects. A page is handed over only when the next result does not fit, so
+ * the last page is never empty unless the whole (remaining) file produced nothing, and `line` is always the last line
+ * the page covers.
+ */
+class Pager {
+  private records: SourceRecord[] = [];
+  private rejects: Reject[] = [];
+
+  constructor(
+    private readonly size: number,
+    private readonly fingerprint: string,
+    private lastLine: number,
+  ) {}
+
+  /** Adds the result of the row at `line` (default: no new line); returns the page to hand over first, if any. */
+  add(r: MapResult | MapManyResult, line = this.lastLine): Page | undefined {
+    const n = this.records.length + this.rejects.length;
+    const out = n > 0 && n + count(r) > this.size ? this.take(false) : undefined;
+    collect(r, this.records, this.rejects);
+    this.lastLine = line;
+    return out;
+  }
+
+  take(complete: boolean): Page {
+    const page: Page = { records: this.records, rejects: this.rejects, cursor: { fingerprint: this.fingerprint, line: this.lastLine, complete } };
+    this.records = [];
+    this.rejects = [];
+    return page;
+  }
+}
+
+/** Reads a learning-objective file whole into an index keyed by parent sourcedId (bounded: LIMITS.objectiveRows). */
+async function loadObjectives(file: SourceFile, o: ResolvedObjectives, signal: AbortSignal): Promise<ObjectiveIndex> {
+  const index = new ObjectiveIndex(o.spec, o.mode);
+  const ctx: RowContext = { file: o.spec.file, line: 0, mode: o.mode, version: '1.2' };
+  for await (const batch of fileRows(file, o.columns)) {
+    signal.throwIfAborted();
+    for (const item of batch) {
+      if (index.rows >= LIMITS.objectiveRows) {
+        throw invalid(
+          `${o.spec.file}:${item.line}`,
+          `more than ${LIMITS.objectiveRows} rows: the connector holds this file in memory to join it with ${o.spec.parentFile}; split the export (e.g. one per school)`,
+        );
+      }
+      if (item.reject) {
+        // The first field of an unparsable row is the objective row's own sourcedId, which names no hub record.
+        const { sourceId: _ignored, ...reject } = item.reject;
+        index.add({ reject });
+      } else {
+        ctx.line = item.line;
+        index.add(o.spec.map(item.row, ctx));
+      }
+    }
+  }
+  return index;
+}
+
+const isMany = (r: MapResult | MapManyResult): r is MapManyResult => 'records' in r;
 
 async function* readStream(name: string, raw: OneRosterCsvSettings, ctx: ReadContext): AsyncGenerator<Page> {
   const spec = streamSpec(name);
@@ -319,10 +464,9 @@ async function* readStream(name: string, raw: OneRosterCsvSettings, ctx: ReadCon
       // the delta does not mention.
       throw invalid('manifest.csv', `file.${s.key} is delta: stream ${name} cannot be read in full mode (a delta is not the complete truth)`);
     }
-    const file = await source.get(s.file);
-    if (!file) throw invalid(s.file, 'the file disappeared from the export while it was being read');
-    const fingerprint = file.fingerprint;
-    const saved = sameFile(ctx.cursor, file);
+    checkObjectiveModes(s);
+    const { file, objectives: objectiveFile, fingerprint } = await streamFiles(source, s);
+    const saved = sameFile(ctx.cursor, fingerprint);
     // Incremental mode resumes after the last committed line of the same file. Full mode always reads every row:
     // the runtime's mark-and-sweep needs to see the whole file.
     const resumeAfter =
@@ -335,33 +479,61 @@ async function* readStream(name: string, raw: OneRosterCsvSettings, ctx: ReadCon
       return;
     }
 
-    let records: SourceRecord[] = [];
-    let rejects: Reject[] = [];
-    let lastLine = resumeAfter;
+    const pager = new Pager(pageSize, fingerprint, resumeAfter);
+    const index = s.objectives && objectiveFile ? await loadObjectives(objectiveFile, s.objectives, signal) : undefined;
+    // The objective file's own rejects go first (a resumed read reports them again: the file is read again).
+    for (const reject of index?.rejects ?? []) {
+      const page = pager.add({ reject });
+      if (page) {
+        yield page;
+        signal.throwIfAborted();
+      }
+    }
     for await (const batch of fileRows(file, s.columns)) {
       signal.throwIfAborted();
       for (const item of batch) {
-        if (item.line <= resumeAfter) continue;
+        if (item.line <= resumeAfter) {
+          // Committed by an earlier read, objectives included: take them out so they are not reported as orphans.
+          if (index) {
+            const id = item.row ? (item.row.sourcedId ?? '').trim() : item.reject.sourceId;
+            if (id) index.skip(id);
+          }
+          continue;
+        }
         let result: MapResult | MapManyResult;
         if (item.reject) result = { reject: item.reject };
         else {
           rowCtx.line = item.line;
           result = spec.map(item.row, rowCtx);
         }
-        // A page is handed over only when the next row does not fit, so the last page is never empty unless the
-        // whole (remaining) file produced nothing, and `line` is always the last line the page covers.
-        const size = records.length + rejects.length;
-        if (size > 0 && size + count(result) > pageSize) {
-          yield { records, rejects, cursor: { fingerprint, line: lastLine, complete: false } };
+        if (index && !isMany(result)) result = index.attach(result);
+        const page = pager.add(result, item.line);
+        if (page) {
+          yield page;
           signal.throwIfAborted();
-          records = [];
-          rejects = [];
         }
-        collect(result, records, rejects);
-        lastLine = item.line;
       }
     }
-    yield { records, rejects, cursor: { fingerprint, line: lastLine, complete: true } };
+    if (index && objectiveFile && s.objectives && index.reportsOrphans(s.mode) && index.hasOrphans()) {
+      // Objective rows whose parent never came. The index keeps no rows, so the file is read again (only when
+      // there are such rows) to report them with their line and raw row.
+      const octx: RowContext = { file: s.objectives.spec.file, line: 0, mode: s.objectives.mode, version: manifest.version };
+      for await (const batch of fileRows(objectiveFile, s.objectives.columns)) {
+        signal.throwIfAborted();
+        for (const item of batch) {
+          if (!item.row) continue;
+          octx.line = item.line;
+          const reject = index.orphan(item.row, octx, s.mode);
+          if (!reject) continue;
+          const page = pager.add({ reject });
+          if (page) {
+            yield page;
+            signal.throwIfAborted();
+          }
+        }
+      }
+    }
+    yield pager.take(true);
   } finally {
     await source.close();
   }
@@ -429,23 +601,26 @@ async function plan(raw: OneRosterCsvSettings, ctx: PlanContext): Promise<Stream
       if (!s.mode) {
         // A skipped stream is not read, so it is never swept: `incremental` says so even if a runtime ignored `skip`.
         const declared = manifest.files.has(s.key);
+        // Learning objectives go inside their parents: without the parent file there is nothing to put them in.
+        const unused = s.objectives ? ` (${s.objectives.spec.file} is not applied without it)` : '';
         plans.push({
           stream: spec.name,
           mode: 'incremental',
-          skip: declared ? `manifest.csv declares file.${s.key} absent` : `manifest.csv does not list file.${s.key}`,
+          skip: `${declared ? `manifest.csv declares file.${s.key} absent` : `manifest.csv does not list file.${s.key}`}${unused}`,
         });
         continue;
       }
       const mode = s.mode === 'bulk' ? 'full' : 'incremental';
-      const file = await source.get(s.file);
-      if (!file) throw invalid(s.file, 'the file disappeared from the export while it was being read');
-      const saved = sameFile(ctx.cursors[spec.name], file);
+      checkObjectiveModes(s);
+      const { file, objectives, fingerprint } = await streamFiles(source, s);
+      const saved = sameFile(ctx.cursors[spec.name], fingerprint);
       if (saved && saved.complete === true) {
-        plans.push({ stream: spec.name, mode, skip: `unchanged since last run (${s.file})` });
+        plans.push({ stream: spec.name, mode, skip: `unchanged since last run (${objectives ? `${s.file}, ${objectives.name}` : s.file})` });
         continue;
       }
       // Fail before the first page is committed when a file to read has a wrong header or no data rows.
       await peek(file, s.columns);
+      if (objectives && s.objectives) await peek(objectives, s.objectives.columns);
       plans.push({ stream: spec.name, mode });
     }
     ctx.log.debug({ connector: 'oneroster-csv', version: manifest.version, kind: source.kind }, 'oneroster-csv plan');
@@ -478,8 +653,8 @@ export const oneRosterCsv: Connector<OneRosterCsvSettings> = {
   manifest: {
     id: 'oneroster-csv',
     title: 'OneRoster CSV (1.1 / 1.2, bulk and delta)',
-    version: '1.0.0',
-    kind: ['roster'],
+    version: '1.1.0',
+    kind: ['roster', 'gradebook'],
     configSchema,
     secretFields: [],
     streams: STREAMS.map((s) => ({ name: s.name, entities: [s.entity], modes: ['full', 'incremental'] })),

@@ -4,15 +4,21 @@ import {
   isDate,
   isDateTime,
   mapAcademicSession,
+  mapCategory,
   mapClass,
   mapCourse,
   mapDemographics,
   mapEnrollment,
+  mapLineItem,
+  mapLineItemObjective,
   mapOrg,
+  mapResult,
+  mapResultObjective,
   mapRole,
   mapUser,
   mapUserRoles11,
   parseUserIds,
+  SCORE_STATUSES,
   splitList,
   type Row,
   type RowContext,
@@ -277,5 +283,134 @@ describe('mapRole / mapDemographics / mapEnrollment', () => {
     expect(mapEnrollment(enrollment({ primary: 'maybe' }), bulk('enrollments.csv')).reject).toMatchObject({ field: 'primary' });
     expect(mapEnrollment(enrollment({ endDate: '2026-6-10' }), bulk('enrollments.csv')).reject).toMatchObject({ field: 'endDate' });
     expect(mapEnrollment(enrollment({ userSourcedId: '' }), bulk('enrollments.csv')).reject).toMatchObject({ field: 'userSourcedId' });
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------------------
+// Gradebook
+
+function lineItem12(over: Partial<Row> = {}): Row {
+  return {
+    sourcedId: 'li', status: '', dateLastModified: '', title: 'Quiz', description: '', assignDate: '2025-09-01', dueDate: '2025-09-05',
+    classSourcedId: 'c1', categorySourcedId: 'k1', academicSessionSourcedId: 'gp1', resultValueMin: '', resultValueMax: '', schoolSourcedId: 's1', ...over,
+  };
+}
+
+function result12(over: Partial<Row> = {}): Row {
+  return {
+    sourcedId: 'r', status: '', dateLastModified: '', lineItemSourcedId: 'li', studentSourcedId: 'u1', scoreStatus: 'fully graded', score: '',
+    scoreDate: '2025-09-06', comment: '', textScore: '', classSourcedId: '', inProgress: '', incomplete: '', late: '', missing: '', ...over,
+  };
+}
+
+describe('mapCategory / mapLineItem / mapResult', () => {
+  test('category: weight is any number (the binding says Integer; decimals are kept)', () => {
+    expect(mapCategory({ sourcedId: 'k', status: '', dateLastModified: '', title: 'Homework', weight: '0.25' }, bulk('categories.csv')).record)
+      .toMatchObject({ type: 'lineItemCategory', sourceId: 'k', data: { title: 'Homework', weight: 0.25 } });
+    // 1.1 rows have no weight column at all.
+    expect(mapCategory({ sourcedId: 'k', status: '', dateLastModified: '', title: 'Homework' }, bulk('categories.csv', 2, '1.1')).record?.data).toEqual({ title: 'Homework' });
+  });
+
+  test('line item 1.2: academicSessionSourcedId -> gradingPeriodId, schoolSourcedId -> schoolId; 1.2 requires both', () => {
+    expect(mapLineItem(lineItem12(), bulk('lineItems.csv')).record).toMatchObject({
+      type: 'lineItem',
+      data: { title: 'Quiz', classId: 'c1', schoolId: 's1', categoryId: 'k1', gradingPeriodId: 'gp1', assignDate: '2025-09-01T00:00:00.000Z', dueDate: '2025-09-05T00:00:00.000Z' },
+    });
+    expect(mapLineItem(lineItem12({ academicSessionSourcedId: '', schoolSourcedId: '' }), bulk('lineItems.csv')).reject)
+      .toMatchObject({ field: 'academicSessionSourcedId', reason: 'required columns academicSessionSourcedId, schoolSourcedId are blank', code: 'record_invalid' });
+  });
+
+  test('line item 1.1: gradingPeriodSourcedId; min and max optional', () => {
+    const row: Row = {
+      sourcedId: 'li', status: '', dateLastModified: '', title: 'Quiz', description: 'd', assignDate: '2025-09-01', dueDate: '2025-09-05',
+      classSourcedId: 'c1', categorySourcedId: 'k1', gradingPeriodSourcedId: 'gp1', resultValueMin: '', resultValueMax: '',
+    };
+    expect(mapLineItem(row, bulk('lineItems.csv', 2, '1.1')).record?.data).toEqual({
+      title: 'Quiz', description: 'd', classId: 'c1', categoryId: 'k1', gradingPeriodId: 'gp1', assignDate: '2025-09-01T00:00:00.000Z', dueDate: '2025-09-05T00:00:00.000Z',
+    });
+  });
+
+  test('dates and date-times: normalized to UTC; no offset is UTC; anything else is a reject naming the column', () => {
+    const at = (assignDate: string) => mapLineItem(lineItem12({ assignDate }), bulk('lineItems.csv'));
+    expect(at('2025-09-01T08:30:00+02:00').record?.data.assignDate).toBe('2025-09-01T06:30:00.000Z');
+    expect(at('2025-09-01T08:30:00+0200').record?.data.assignDate).toBe('2025-09-01T06:30:00.000Z');
+    expect(at('2025-09-01T08:30:00').record?.data.assignDate).toBe('2025-09-01T08:30:00.000Z');
+    expect(at('2022-09-26T01:30:00.0000000+00:00').record?.data.assignDate).toBe('2022-09-26T01:30:00.000Z');
+    for (const bad of ['2025-02-30', '09/01/2025', '2025-09-01 08:30', 'soon']) {
+      expect(at(bad).reject).toMatchObject({ field: 'assignDate', code: 'row_malformed', reason: `assignDate must be a date YYYY-MM-DD or an ISO 8601 date-time, found "${bad}"` });
+    }
+  });
+
+  test('resultValueMin/Max: numbers, min not above max (equal is fine)', () => {
+    expect(mapLineItem(lineItem12({ resultValueMin: '-5', resultValueMax: '1e2' }), bulk('lineItems.csv')).record?.data).toMatchObject({ resultValueMin: -5, resultValueMax: 100 });
+    expect(mapLineItem(lineItem12({ resultValueMin: '10', resultValueMax: '10' }), bulk('lineItems.csv')).record).toBeDefined();
+    expect(mapLineItem(lineItem12({ resultValueMin: '10', resultValueMax: '9.5' }), bulk('lineItems.csv')).reject).toMatchObject({ field: 'resultValueMax', code: 'record_invalid' });
+    expect(mapLineItem(lineItem12({ resultValueMin: '1 000' }), bulk('lineItems.csv')).reject).toMatchObject({ field: 'resultValueMin', reason: 'resultValueMin must be a number, found "1 000"' });
+  });
+
+  test('result: every scoreStatus value, with spaces, in any case', () => {
+    for (const v of SCORE_STATUSES) {
+      expect(mapResult(result12({ scoreStatus: v }), bulk('results.csv')).record?.data.scoreStatus).toBe(v);
+      expect(mapResult(result12({ scoreStatus: v.toUpperCase() }), bulk('results.csv')).record?.data.scoreStatus).toBe(v);
+    }
+    for (const bad of ['fullyGraded', 'fully_graded', 'graded', 'fully  graded']) {
+      expect(mapResult(result12({ scoreStatus: bad }), bulk('results.csv')).reject).toMatchObject({ field: 'scoreStatus', code: 'record_invalid', sourceId: 'r' });
+    }
+    expect(mapResult(result12({ scoreStatus: '' }), bulk('results.csv')).reject).toMatchObject({ field: 'scoreStatus', reason: 'required column scoreStatus is blank' });
+  });
+
+  test('result: scores are decimal numbers; flags are booleans; classSourcedId is not mapped', () => {
+    const score = (v: string) => mapResult(result12({ score: v }), bulk('results.csv'));
+    expect([score('87').record?.data.score, score('-1.5').record?.data.score, score('.5').record?.data.score, score('3e1').record?.data.score, score(' 7 ').record?.data.score]).toEqual([87, -1.5, 0.5, 30, 7]);
+    for (const bad of ['8,5', '8/10', 'NaN', 'Infinity', '0x10', 'A', '85%', '1e999']) expect(score(bad).reject).toMatchObject({ field: 'score', reason: `score must be a number, found "${bad}"` });
+    const full = mapResult(result12({ score: '9', textScore: 'A', comment: 'Good', classSourcedId: 'c1', inProgress: 'FALSE', incomplete: 'true', late: 'false', missing: 'True' }), bulk('results.csv'));
+    expect(full.record?.data).toEqual({
+      lineItemId: 'li', personId: 'u1', scoreStatus: 'fully graded', score: 9, textScore: 'A', scoreDate: '2025-09-06T00:00:00.000Z', comment: 'Good',
+      late: false, missing: true, incomplete: true, inProgress: false,
+    });
+    expect(mapResult(result12({ missing: 'y' }), bulk('results.csv')).reject).toMatchObject({ field: 'missing' });
+  });
+
+  test('result 1.1: score and scoreDate columns; score may be blank (not enforced, see columns.ts)', () => {
+    const row: Row = { sourcedId: 'r', status: '', dateLastModified: '', lineItemSourcedId: 'li', studentSourcedId: 'u1', scoreStatus: 'exempt', score: '', scoreDate: '2025-09-06', comment: '' };
+    expect(mapResult(row, bulk('results.csv', 2, '1.1')).record?.data).toEqual({ lineItemId: 'li', personId: 'u1', scoreStatus: 'exempt', scoreDate: '2025-09-06T00:00:00.000Z' });
+    expect(mapResult({ ...row, scoreDate: '' }, bulk('results.csv', 2, '1.1')).reject).toMatchObject({ field: 'scoreDate', code: 'record_invalid' });
+  });
+
+  test('delta: a tobedeleted result needs only its sourcedId', () => {
+    const row = { ...result12({ status: 'tobedeleted', dateLastModified: '2025-09-23T09:05:00Z' }), lineItemSourcedId: '', studentSourcedId: '', scoreStatus: '', scoreDate: '' };
+    expect(mapResult(row, delta('results.csv')).record).toMatchObject({ type: 'result', sourceId: 'r', deleted: true, data: {} });
+  });
+});
+
+describe('mapLineItemObjective / mapResultObjective', () => {
+  const lilo = (over: Partial<Row> = {}): Row => ({ sourcedId: 'o', status: '', dateLastModified: '', lineItemSourcedId: 'li', source: 'case', learningObjectiveId: 'cf-1', ...over });
+  const rlo = (over: Partial<Row> = {}): Row => ({ sourcedId: 'o', status: '', dateLastModified: '', resultSourcedId: 'r', source: 'case', learningObjectiveId: 'cf-1', score: '', textScore: '', ...over });
+
+  test('an item for its parent: {ref, source} / {ref, source, score?, textScore?}', () => {
+    expect(mapLineItemObjective(lilo(), bulk('lineItemLearningObjectiveIds.csv'))).toEqual({ objective: { parentId: 'li', deleted: false, item: { ref: 'cf-1', source: 'case' } } });
+    expect(mapResultObjective(rlo({ score: '3.5', textScore: 'Proficient' }), bulk('resultLearningObjectiveIds.csv'))).toEqual({
+      objective: { parentId: 'r', deleted: false, item: { ref: 'cf-1', source: 'case', score: 3.5, textScore: 'Proficient' } },
+    });
+  });
+
+  test('a reject carries the parent (to hold it back) but no sourceId (the row id names no hub record)', () => {
+    const r = mapResultObjective(rlo({ score: 'x' }), bulk('resultLearningObjectiveIds.csv', 7));
+    expect(r).toEqual({
+      parentId: 'r',
+      reject: { location: 'resultLearningObjectiveIds.csv:7', field: 'score', reason: 'score must be a number, found "x"', code: 'row_malformed', raw: rlo({ score: 'x' }) },
+    });
+    const noParent = mapLineItemObjective(lilo({ lineItemSourcedId: '', source: '' }), bulk('lineItemLearningObjectiveIds.csv'));
+    expect(noParent).toEqual({ reject: expect.objectContaining({ field: 'lineItemSourcedId', reason: 'required columns lineItemSourcedId, source are blank' }) });
+  });
+
+  test('delta: tobedeleted needs its parent column (objectives are stored on the parent)', () => {
+    const del = { status: 'tobedeleted', dateLastModified: '2025-09-22T08:10:00Z', source: '', learningObjectiveId: '' };
+    expect(mapLineItemObjective(lilo(del), delta('lineItemLearningObjectiveIds.csv'))).toEqual({ objective: { parentId: 'li', deleted: true } });
+    expect(mapLineItemObjective(lilo({ ...del, lineItemSourcedId: '' }), delta('lineItemLearningObjectiveIds.csv')).reject).toMatchObject({
+      field: 'lineItemSourcedId',
+      code: 'record_invalid',
+      reason: expect.stringContaining('a tobedeleted row must still name its lineItemSourcedId'),
+    });
   });
 });

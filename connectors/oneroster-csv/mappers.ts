@@ -1,5 +1,6 @@
 /**
- * Pure mappers: one OneRoster CSV row (an object keyed by header) -> one unified record, or a reject.
+ * Pure mappers: one OneRoster CSV row (an object keyed by header) -> one unified record, or a reject. The 1.2
+ * learning-objective files map to an `Objective` (an item for its parent line item or result; see objectives.ts).
  *
  * Reference fields (`x-ref` in schemas/unified) are filled with the *source* sourcedId; the runtime translates them.
  * Enumerations and patterns (org.type, role, schoolYear...) are left to the runtime's schema validation, which
@@ -106,6 +107,49 @@ function date(row: Row, col: string): string | undefined {
   if (v === undefined) return undefined;
   if (!isDate(v)) throw new RowFault(col, `${col} must be a date YYYY-MM-DD, found "${v}"`);
   return v;
+}
+
+// Decimal numbers as the binding writes Float/Integer cells: no thousands separators, a point for decimals.
+const NUMBER_RE = /^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/;
+
+function num(row: Row, col: string): number | undefined {
+  const v = cell(row, col);
+  if (v === undefined) return undefined;
+  const n = NUMBER_RE.test(v) ? Number(v) : NaN;
+  if (!Number.isFinite(n)) throw new RowFault(col, `${col} must be a number, found "${v}"`);
+  return n;
+}
+
+const HAS_ZONE_RE = /(Z|[+-]\d{2}:?\d{2})$/;
+
+/**
+ * assignDate, dueDate, scoreDate: the binding types them Date, producers often write date-times, and the unified
+ * fields are date-times. A date becomes midnight UTC of that day (as in oneroster-rest); a date-time is normalized
+ * to UTC `YYYY-MM-DDTHH:mm:ss.sssZ` (one without an offset is read as UTC, OneRoster's zone).
+ */
+function dateTime(row: Row, col: string): string | undefined {
+  const v = cell(row, col);
+  if (v === undefined) return undefined;
+  if (isDate(v)) return `${v}T00:00:00.000Z`;
+  if (isDateTime(v)) {
+    const ms = Date.parse(HAS_ZONE_RE.test(v) ? v : `${v}Z`);
+    if (!Number.isNaN(ms)) return new Date(ms).toISOString();
+  }
+  throw new RowFault(col, `${col} must be a date YYYY-MM-DD or an ISO 8601 date-time, found "${v}"`);
+}
+
+/** OneRoster scoreStatus, with spaces (CSV binding and 1.2 REST alike). */
+export const SCORE_STATUSES = ['exempt', 'fully graded', 'not submitted', 'partially graded', 'submitted'] as const;
+const SCORE_STATUS_SET = new Set<string>(SCORE_STATUSES);
+
+/** Case-insensitive (`Fully Graded` reads as `fully graded`); anything else is refused with the list. */
+function scoreStatus(row: Row): string {
+  const v = must(row, 'scoreStatus');
+  const l = v.toLowerCase();
+  if (!SCORE_STATUS_SET.has(l)) {
+    throw new RowFault('scoreStatus', `scoreStatus must be one of ${SCORE_STATUSES.join(', ')} (with spaces), found "${v}"`, 'record_invalid');
+  }
+  return l;
 }
 
 /** A comma-separated list inside one cell (`"09,10"`); items trimmed, empty items dropped. */
@@ -388,6 +432,51 @@ function buildEnrollment(row: Row): Record<string, unknown> {
   return data;
 }
 
+function buildCategory(row: Row): Record<string, unknown> {
+  const data: Record<string, unknown> = { title: must(row, 'title') };
+  put(data, 'weight', num(row, 'weight'));
+  return data;
+}
+
+function buildLineItem(row: Row, ctx: RowContext): Record<string, unknown> {
+  const data: Record<string, unknown> = { title: must(row, 'title') };
+  put(data, 'description', cell(row, 'description'));
+  data.classId = must(row, 'classSourcedId');
+  put(data, 'schoolId', cell(row, 'schoolSourcedId')); // 1.2 only
+  put(data, 'categoryId', cell(row, 'categorySourcedId'));
+  // 1.1 names the session gradingPeriodSourcedId; 1.2 academicSessionSourcedId (any session type).
+  put(data, 'gradingPeriodId', cell(row, ctx.version === '1.1' ? 'gradingPeriodSourcedId' : 'academicSessionSourcedId'));
+  put(data, 'assignDate', dateTime(row, 'assignDate'));
+  put(data, 'dueDate', dateTime(row, 'dueDate'));
+  const min = num(row, 'resultValueMin');
+  const max = num(row, 'resultValueMax');
+  if (min !== undefined && max !== undefined && min > max) {
+    throw new RowFault('resultValueMax', `resultValueMax ${max} is less than resultValueMin ${min}`, 'record_invalid');
+  }
+  put(data, 'resultValueMin', min);
+  put(data, 'resultValueMax', max);
+  return data;
+}
+
+function buildResult(row: Row): Record<string, unknown> {
+  const data: Record<string, unknown> = {
+    lineItemId: must(row, 'lineItemSourcedId'),
+    personId: must(row, 'studentSourcedId'),
+    scoreStatus: scoreStatus(row),
+  };
+  // A score above resultValueMax (extra credit) is kept as is.
+  put(data, 'score', num(row, 'score'));
+  put(data, 'textScore', cell(row, 'textScore'));
+  put(data, 'scoreDate', dateTime(row, 'scoreDate'));
+  put(data, 'comment', cell(row, 'comment'));
+  // 1.2 only: textScore above, the four flags here; classSourcedId stays in raw (the line item names the class).
+  put(data, 'late', bool(row, 'late'));
+  put(data, 'missing', bool(row, 'missing'));
+  put(data, 'incomplete', bool(row, 'incomplete'));
+  put(data, 'inProgress', bool(row, 'inProgress'));
+  return data;
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // Public mappers, one per file.
 
@@ -429,6 +518,76 @@ export function mapDemographics(row: Row, ctx: RowContext): MapResult {
 /** enrollments.csv -> enrollment */
 export function mapEnrollment(row: Row, ctx: RowContext): MapResult {
   return mapOne('enrollment', 'enrollments.csv', row, ctx, buildEnrollment);
+}
+
+/** categories.csv -> lineItemCategory */
+export function mapCategory(row: Row, ctx: RowContext): MapResult {
+  return mapOne('lineItemCategory', 'categories.csv', row, ctx, buildCategory);
+}
+
+/** lineItems.csv -> lineItem (alignment is attached from lineItemLearningObjectiveIds.csv by the connector) */
+export function mapLineItem(row: Row, ctx: RowContext): MapResult {
+  return mapOne('lineItem', 'lineItems.csv', row, ctx, buildLineItem);
+}
+
+/** results.csv -> result (learningObjectiveResults are attached from resultLearningObjectiveIds.csv by the connector) */
+export function mapResult(row: Row, ctx: RowContext): MapResult {
+  return mapOne('result', 'results.csv', row, ctx, buildResult);
+}
+
+/**
+ * One row of a 1.2 learning-objective file: not a record of its own (the unified model has none) but an item of its
+ * parent's list — `alignment` of a line item, `learningObjectiveResults` of a result.
+ */
+export interface Objective {
+  /** The parent's sourcedId (lineItemSourcedId / resultSourcedId). */
+  parentId: string;
+  /** `tobedeleted` (delta): nothing to attach; the row still needs its parent re-sent to take effect. */
+  deleted: boolean;
+  /** `{ref, source}` or `{ref, source, score?, textScore?}`; absent when deleted. */
+  item?: Record<string, unknown>;
+}
+
+/** A rejected objective row carries its parent's sourcedId when readable: the parent cannot be stored without it. */
+export type ObjectiveResult = { objective: Objective; reject?: undefined } | { reject: Reject; parentId?: string; objective?: undefined };
+
+function mapObjective(file: string, parentColumn: string, withScores: boolean, row: Row, ctx: RowContext): ObjectiveResult {
+  try {
+    must(row, 'sourcedId');
+    if (isDeletion(row, ctx)) {
+      const parentId = cell(row, parentColumn);
+      if (parentId === undefined) {
+        throw new RowFault(
+          parentColumn,
+          `a tobedeleted row must still name its ${parentColumn}: learning objectives are stored on their parent, so without it there is nothing to change`,
+          'record_invalid',
+        );
+      }
+      return { objective: { parentId, deleted: true } };
+    }
+    checkRequired(row, REQUIRED[ctx.version][file] ?? []);
+    const item: Record<string, unknown> = { ref: must(row, 'learningObjectiveId'), source: must(row, 'source') };
+    if (withScores) {
+      put(item, 'score', num(row, 'score'));
+      put(item, 'textScore', cell(row, 'textScore'));
+    }
+    return { objective: { parentId: must(row, parentColumn), deleted: false, item } };
+  } catch (e) {
+    // No sourceId: the row's sourcedId names no hub record (and must not protect a parent that happens to share it).
+    const reject = toReject(e, row, ctx, false);
+    const parentId = cell(row, parentColumn);
+    return parentId !== undefined ? { reject, parentId } : { reject };
+  }
+}
+
+/** lineItemLearningObjectiveIds.csv (1.2) -> an `alignment` item `{ref: learningObjectiveId, source}` of its line item */
+export function mapLineItemObjective(row: Row, ctx: RowContext): ObjectiveResult {
+  return mapObjective('lineItemLearningObjectiveIds.csv', 'lineItemSourcedId', false, row, ctx);
+}
+
+/** resultLearningObjectiveIds.csv (1.2) -> a `learningObjectiveResults` item `{ref, source, score?, textScore?}` of its result */
+export function mapResultObjective(row: Row, ctx: RowContext): ObjectiveResult {
+  return mapObjective('resultLearningObjectiveIds.csv', 'resultSourcedId', true, row, ctx);
 }
 
 /** The source id of a role derived from a 1.1 user row. */
