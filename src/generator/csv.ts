@@ -11,16 +11,18 @@ import { once } from 'node:events';
 
 const CHUNK = 64 * 1024;
 const NEEDS_QUOTES = /[",\r\n]/;
+const NEEDS_QUOTES_BY_SEP: Record<string, RegExp> = { ',': NEEDS_QUOTES, ';': /[";\r\n]/, '\t': /["\t\r\n]/, '|': /["|\r\n]/ };
 
-export function csvField(value: string): string {
-  return NEEDS_QUOTES.test(value) ? `"${value.replace(/"/g, '""')}"` : value;
+export function csvField(value: string, sep = ','): string {
+  return (NEEDS_QUOTES_BY_SEP[sep] ?? NEEDS_QUOTES).test(value) ? `"${value.replace(/"/g, '""')}"` : value;
 }
 
-export function csvLine(fields: readonly string[]): string {
+/** One CSV line (CRLF-terminated). `sep` is the delimiter: ',' (the default), ';', tab or '|'. */
+export function csvLine(fields: readonly string[], sep = ','): string {
   let line = '';
   for (let i = 0; i < fields.length; i++) {
-    if (i > 0) line += ',';
-    line += csvField(fields[i]);
+    if (i > 0) line += sep;
+    line += csvField(fields[i], sep);
   }
   return line + '\r\n';
 }
@@ -77,16 +79,23 @@ export class TextSink {
  */
 export class CsvFile {
   private readonly sink: TextSink;
-  /** Data rows written (the header is not counted). The next row lands on physical line `rows + 2`. */
+  /** Data rows written (the header is not counted). The next row lands on physical line `rows + 2` (+ preamble lines). */
   rows = 0;
   private checked = false;
+  private readonly preambleLines: number;
 
+  /**
+   * `opts.sep` is the delimiter (default ','); `opts.preamble` is text written above the header (a vendor report's
+   * banner line, CRLF-terminated), written with the header.
+   */
   constructor(
     readonly name: string,
     path: string,
     readonly header: readonly string[],
+    private readonly opts: { sep?: string; preamble?: string } = {},
   ) {
     this.sink = new TextSink(path);
+    this.preambleLines = (opts.preamble ?? '').split('\n').length - 1;
   }
 
   get path(): string {
@@ -99,7 +108,7 @@ export class CsvFile {
 
   /** The physical line number (header = 1) the next row will occupy. */
   get nextLine(): number {
-    return this.rows + 2;
+    return this.rows + 2 + this.preambleLines;
   }
 
   /** Writes a record keyed by header name; missing columns are blank. Unknown keys are a programming error. */
@@ -117,9 +126,18 @@ export class CsvFile {
 
   /** Writes fields as given, even when their count does not match the header (for deliberately malformed rows). */
   raw(fields: readonly string[]): Promise<void> | undefined {
-    const head = this.rows === 0 ? csvLine(this.header) : '';
+    const sep = this.opts.sep ?? ',';
+    const head = this.rows === 0 ? (this.opts.preamble ?? '') + csvLine(this.header, sep) : '';
     this.rows++;
-    return this.sink.write(head + csvLine(fields));
+    return this.sink.write(head + csvLine(fields, sep));
+  }
+
+  /** Writes a line as given (a deliberately broken row, e.g. with unbalanced quotes); `text` has no line end. */
+  rawLine(text: string): Promise<void> | undefined {
+    const sep = this.opts.sep ?? ',';
+    const head = this.rows === 0 ? (this.opts.preamble ?? '') + csvLine(this.header, sep) : '';
+    this.rows++;
+    return this.sink.write(`${head}${text}\r\n`);
   }
 
   close(): Promise<void> {

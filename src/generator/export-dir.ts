@@ -22,6 +22,25 @@ export const ONEROSTER_FILES: Record<OneRosterVersion, readonly string[]> = {
   ],
 };
 
+/**
+ * OneRoster 1.1 CSV gradebook headers, written independently from the 1.1 CSV binding (no copy of the 1.1 tables is
+ * saved in ../shared). columns.ts stays the source of truth: these are used only for a file it has no entry for, and
+ * test/generator.test.ts checks that the two agree wherever both exist.
+ */
+export const GRADEBOOK_1_1_HEADERS: Readonly<Record<string, readonly string[]>> = {
+  'categories.csv': ['sourcedId', 'status', 'dateLastModified', 'title'],
+  'lineItems.csv': ['sourcedId', 'status', 'dateLastModified', 'title', 'description', 'assignDate', 'dueDate', 'classSourcedId',
+    'categorySourcedId', 'gradingPeriodSourcedId', 'resultValueMin', 'resultValueMax'],
+  'results.csv': ['sourcedId', 'status', 'dateLastModified', 'lineItemSourcedId', 'studentSourcedId', 'scoreStatus', 'score', 'scoreDate', 'comment'],
+};
+
+/** The header of a OneRoster CSV file: columns.ts, else the 1.1 gradebook fallback above. */
+export function headerFor(version: OneRosterVersion, name: string): readonly string[] | undefined {
+  const cols = columnsFor(version)[name];
+  if (cols !== undefined) return cols.map((c) => c.header);
+  return version === '1.1' ? GRADEBOOK_1_1_HEADERS[name] : undefined;
+}
+
 export type ExportMode = 'bulk' | 'delta';
 
 export interface FileCount {
@@ -54,13 +73,13 @@ export class ExportDir {
     }
   }
 
-  /** The file for `name` (e.g. 'users.csv'), created on first use with its header from columns.ts. */
+  /** The file for `name` (e.g. 'users.csv'), created on first use with its header from columns.ts (see headerFor). */
   file(name: string): CsvFile {
     let f = this.open.get(name);
     if (f === undefined) {
-      const cols = columnsFor(this.version)[name];
-      if (cols === undefined) throw new Error(`${name} is not a OneRoster ${this.version} CSV file`);
-      f = new CsvFile(name, path.join(this.dir, name), cols.map((c) => c.header));
+      const header = headerFor(this.version, name);
+      if (header === undefined) throw new Error(`${name} is not a OneRoster ${this.version} CSV file`);
+      f = new CsvFile(name, path.join(this.dir, name), header);
       this.open.set(name, f);
     }
     return f;

@@ -2,7 +2,8 @@
  * The LMS side: a second system's OneRoster 1.1 CSV bulk export covering the secondary schools. It knows the same
  * people under its own opaque sourcedIds and carries the dirt identity matching has to cope with: typos,
  * nicknames as given names, given/family swapped, missing state ids, email as the strong id (in mixed case now
- * and then), twins, and namesakes.
+ * and then), twins, and namesakes. Its gradebook (categories, lineItems, results) is written by gradebook.ts through
+ * writeLmsBulk's `extra` hook, into the same export and manifest.
  */
 import { createRng, seedSalt } from './prng';
 import { GIVEN, GIVEN_NICKNAMES, typo } from './names';
@@ -34,32 +35,67 @@ const capitalizeEmail = (email: string): string => {
   return `${local.split('.').map((w) => w.charAt(0).toUpperCase() + w.slice(1)).join('.')}@${domain}`;
 };
 
-/** Writes lms/bulk and reports each LMS person with their SIS sourcedId through `person`. */
+/** The LMS's own ids: opaque, derived from the seed, shared by the roster files and the gradebook. */
+export interface LmsIds {
+  id(prefix: string, domain: number, counter: number): string;
+  orgId(s: number): string;
+  districtId: string;
+  sessions: { year: string; fall: string; spring: string };
+  /** Position of a class among all the district's classes (elementary included), the counter behind its id. */
+  classIndex(s: number, ordinal: number): number;
+  classId(s: number, ordinal: number): string;
+  courseId(s: number, g: number, slot: number): string;
+  studentId(i: number): string;
+  teacherId(t: number): string;
+}
+
+export function lmsIds(d: District): LmsIds {
+  const salt = seedSalt(d.seed, 'lms');
+  const id = (prefix: string, domain: number, counter: number): string => d.lmsId(prefix, domain, counter, salt);
+  const orgIds = d.schools.map((sc) => id('lms-o-', DOMAIN.org, sc.index + 1));
+  const classBase = new Uint32Array(d.schools.length);
+  for (let s = 1; s < d.schools.length; s++) classBase[s] = classBase[s - 1] + d.classCount[s - 1];
+  return {
+    id,
+    orgId: (s) => orgIds[s],
+    districtId: id('lms-o-', DOMAIN.org, 0),
+    sessions: { year: id('lms-t-', DOMAIN.session, 0), fall: id('lms-t-', DOMAIN.session, 1), spring: id('lms-t-', DOMAIN.session, 2) },
+    classIndex: (s, ordinal) => classBase[s] + ordinal,
+    classId: (s, ordinal) => id('lms-c-', DOMAIN.class, classBase[s] + ordinal),
+    courseId: (s, g, slot) => id('lms-k-', DOMAIN.course, (s * GRADE_COUNT + g) * 8 + slot),
+    studentId: (i) => id('lms-u-', DOMAIN.user, i),
+    teacherId: (t) => id('lms-u-', DOMAIN.user, TEACHER_BASE + t),
+  };
+}
+
+/** Bulk students the LMS knows (those of the secondary schools), in student order. */
+export function lmsStudentList(d: District): number[] {
+  const out: number[] = [];
+  for (let i = 0; i < d.n; i++) if (d.schools[d.school[i]].band !== 'elementary') out.push(i);
+  return out;
+}
+
+/**
+ * Writes lms/bulk and reports each LMS person with their SIS sourcedId through `person`. `extra` may add files to
+ * the export before its manifest is written (the gradebook).
+ */
 export async function writeLmsBulk(
   d: District,
   dir: string,
   progress: Progress,
   person: (lms: string, sis: string) => Promise<void> | undefined,
+  extra?: (out: ExportDir, ids: LmsIds, lmsStudents: readonly number[]) => Promise<void>,
 ): Promise<LmsResult> {
   const out = new ExportDir(dir, '1.1', 'bulk', LMS_SYSTEM_NAME, 'synthetic-lms');
-  const salt = seedSalt(d.seed, 'lms');
-  const id = (prefix: string, domain: number, counter: number): string => d.lmsId(prefix, domain, counter, salt);
+  const ids = lmsIds(d);
+  const { id, orgId, sessions, classId, courseId, studentId, teacherId } = ids;
   const secondary = d.schools.filter((sc) => sc.band !== 'elementary');
   const isSecondarySchool = (s: number): boolean => d.schools[s].band !== 'elementary';
-  const orgIds = d.schools.map((sc) => id('lms-o-', DOMAIN.org, sc.index + 1));
-  const orgId = (s: number): string => orgIds[s];
-  const sessions = { year: id('lms-t-', DOMAIN.session, 0), fall: id('lms-t-', DOMAIN.session, 1), spring: id('lms-t-', DOMAIN.session, 2) };
-  const classBase = new Uint32Array(d.schools.length);
-  for (let s = 1; s < d.schools.length; s++) classBase[s] = classBase[s - 1] + d.classCount[s - 1];
-  const classId = (s: number, ordinal: number): string => id('lms-c-', DOMAIN.class, classBase[s] + ordinal);
-  const courseId = (s: number, g: number, slot: number): string => id('lms-k-', DOMAIN.course, (s * GRADE_COUNT + g) * 8 + slot);
-  const studentId = (i: number): string => id('lms-u-', DOMAIN.user, i);
-  const teacherId = (t: number): string => id('lms-u-', DOMAIN.user, TEACHER_BASE + t);
   let enrollmentCounter = 0;
 
   // orgs.csv: the district and the secondary schools, names abbreviated the way the LMS admin typed them.
   const orgs = out.file('orgs.csv');
-  const districtId = id('lms-o-', DOMAIN.org, 0);
+  const districtId = ids.districtId;
   await put(orgs, { sourcedId: districtId, name: d.district.name.replace('Independent School District', 'ISD'), type: 'district', identifier: d.district.identifier });
   for (const sc of secondary) {
     await put(orgs, {
@@ -123,8 +159,7 @@ export async function writeLmsBulk(
   const users = out.file('users.csv');
   const dirt = { typos: 0, nicknames: 0, swappedNames: 0, missingIdentifier: 0, emailCase: 0, middleNameDropped: 0 };
   const rng = createRng(d.seed, 'lms-dirt');
-  const lmsStudents: number[] = [];
-  for (let i = 0; i < d.n; i++) if (isSecondarySchool(d.school[i])) lmsStudents.push(i);
+  const lmsStudents = lmsStudentList(d);
   const forcedSwaps = new Set([Math.floor(lmsStudents.length * 0.25), Math.floor(lmsStudents.length * 0.75)]);
 
   const dirty = (
@@ -257,6 +292,8 @@ export async function writeLmsBulk(
     });
     progress.tick();
   }
+
+  if (extra) await extra(out, ids, lmsStudents);
 
   const result = await out.close();
   return {
