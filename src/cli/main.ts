@@ -344,7 +344,7 @@ export function buildCli(): Command {
     .command('generate')
     .description('synthetic data')
     .command('district')
-    .description('write a synthetic district (OneRoster CSV SIS bulk + delta, LMS export, ground truth), deterministic from the seed')
+    .description('write a synthetic district (SIS bulk + delta, LMS with gradebook, CASE frameworks, interim and behaviour CSV, Ed-Fi XML, Caliper events, ground truth), deterministic from the seed')
     .option('--students <n>', 'number of students', '1000')
     .option('--seed <n>', 'random seed', '42')
     .option('--schools <n>', 'number of schools (default: one per ~600 students)')
