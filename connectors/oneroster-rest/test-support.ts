@@ -61,6 +61,7 @@ export function recorded(file: string, pathWithQuery: string): { response: Recor
 
 export function setupNock(): void {
   beforeAll(() => {
+    if (!nock.isActive()) nock.activate();
     nock.disableNetConnect();
   });
   beforeEach(() => {
@@ -73,9 +74,11 @@ export function setupNock(): void {
     expect(pending).toEqual([]);
   });
   afterAll(() => {
+    // Leave the worker as we found it: nock patches http and fetch process-wide, and a later test file in the same
+    // jest worker (supertest, real servers) must not meet this file's interceptors.
+    nock.cleanAll();
     nock.enableNetConnect();
     nock.restore();
-    nock.activate();
   });
 }
 
