@@ -11,7 +11,6 @@ import { mergeSources, type Precedence, type SourceView } from './merge';
 import { diffRecords } from './canonical';
 import { refFields } from '../core/schemas';
 import { ENTITY_TYPES, type EntityType } from '../ingest/contract';
-import type { Dialect } from '../store/db';
 
 export const DEFAULT_STRONG_IDENTIFIERS = ['state', 'identifier', 'sis', 'edfi:studentuniqueid', 'usermasteridentifier', 'lti'];
 
@@ -243,66 +242,59 @@ export async function recomputePersons(tx: IngestTx, ctx: RecomputeContext, pers
 }
 
 /**
- * Points every record that refers to one of `personIds` at the person its own source says it refers to now (via
- * source_records.refs and the current source -> unified mapping). Run after moving source persons between
- * unified persons; records whose reference does not change are left alone. Batched: one scan per referencing type
- * for large sets, a JSON-field lookup for small ones; landing rows and targets are fetched 500 at a time.
+ * After source persons moved between unified persons, points every record that refers to them at the person their
+ * own source says now. Only records from the connectors whose persons moved can change — a record's person
+ * reference is resolved through its own connector's person source (its `refs` in source_records) — so only those
+ * connectors' landing rows are read: one pass per referencing type, no scan of other systems' records.
  */
-export async function reresolvePersonRefs(tx: IngestTx, dialect: Dialect, ctx: RecomputeContext, personIds: string[]): Promise<number> {
+export async function reresolveMovedRefs(tx: IngestTx, ctx: RecomputeContext, moved: { connectorId: string; sourceId: string }[]): Promise<number> {
   const trx = tx.knex;
   let changed = 0;
-  if (!personIds.length) return 0;
-  const wanted = new Set(personIds);
-  for (const { type, fields } of personRefFields()) {
-    for (const field of fields) {
-      let recs: { id: string; data: string }[];
-      if (personIds.length <= 200) {
-        const q = trx('records').where({ tenant_id: ctx.tenantId, entity_type: type });
-        if (dialect === 'pg') q.whereRaw(`(data::jsonb ->> ?) in (${personIds.map(() => '?').join(',')})`, [field, ...personIds]);
-        else q.whereRaw(`json_extract(data, ?) in (${personIds.map(() => '?').join(',')})`, [`$.${field}`, ...personIds]);
-        recs = (await q.select('id', 'data')) as { id: string; data: string }[];
-      } else {
-        recs = ((await trx('records').where({ tenant_id: ctx.tenantId, entity_type: type }).select('id', 'data')) as { id: string; data: string }[])
-          .filter((r) => wanted.has((JSON.parse(r.data) as Record<string, string>)[field]));
+  const byConnector = new Map<string, Set<string>>();
+  for (const m of moved) (byConnector.get(m.connectorId) ?? byConnector.set(m.connectorId, new Set()).get(m.connectorId)!).add(m.sourceId);
+  for (const [connector, sources] of byConnector) {
+    // Where each moved source person stands now.
+    const target = new Map<string, string>();
+    const ids = [...sources];
+    for (let i = 0; i < ids.length; i += 500) {
+      const rows = (await trx('source_records').where({ tenant_id: ctx.tenantId, connector_id: connector, entity_type: 'person' }).whereIn('source_id', ids.slice(i, i + 500))
+        .select('source_id', 'unified_id')) as { source_id: string; unified_id: string }[];
+      for (const r of rows) target.set(r.source_id, r.unified_id);
+    }
+    for (const { type, fields } of personRefFields()) {
+      const rows = (await trx('source_records as s')
+        .join('records as r', function () {
+          this.on('r.tenant_id', 's.tenant_id').andOn('r.entity_type', 's.entity_type').andOn('r.id', 's.unified_id');
+        })
+        .where({ 's.tenant_id': ctx.tenantId, 's.connector_id': connector, 's.entity_type': type })
+        .whereNull('s.deleted_at')
+        .whereNotNull('s.refs')
+        .select('r.id', 'r.data', 's.refs')) as { id: string; data: string; refs: string }[];
+      const updates: { id: string; data: string }[] = [];
+      const changes: Omit<ChangeRow, 'seq'>[] = [];
+      for (const r of rows) {
+        const refs = JSON.parse(r.refs) as Record<string, string>;
+        let data: Record<string, unknown> | undefined;
+        const diff: Record<string, [unknown, unknown]> = {};
+        for (const field of fields) {
+          const src = refs[field];
+          if (!src || !sources.has(src)) continue;
+          const to = target.get(src);
+          data ??= JSON.parse(r.data) as Record<string, unknown>;
+          if (!to || data[field] === to) continue;
+          diff[field] = [data[field], to];
+          data[field] = to;
+        }
+        if (!data || !Object.keys(diff).length) continue;
+        updates.push({ id: r.id, data: JSON.stringify(data) });
+        changes.push({ tenant_id: ctx.tenantId, entity_type: type, entity_id: r.id, op: 'update', at: ctx.at, run_id: ctx.runId, cause: ctx.cause, diff: JSON.stringify(diff) });
       }
-      for (let i = 0; i < recs.length; i += 500) {
-        const part = recs.slice(i, i + 500);
-        const srcRows = (await trx('source_records').where({ tenant_id: ctx.tenantId, entity_type: type }).whereIn('unified_id', part.map((r) => r.id)).whereNull('deleted_at')
-          .select('unified_id', 'connector_id', 'refs')) as { unified_id: string; connector_id: string; refs: string | null }[];
-        const srcOf = new Map(srcRows.map((r) => [r.unified_id, r]));
-        const wantedTargets = new Map<string, { connector: string; source: string }>();
-        for (const r of srcRows) {
-          const ref = r.refs ? (JSON.parse(r.refs) as Record<string, string>)[field] : undefined;
-          if (ref) wantedTargets.set(`${r.connector_id}\u0000${ref}`, { connector: r.connector_id, source: ref });
-        }
-        const targets = new Map<string, string>();
-        const byConnector = new Map<string, string[]>();
-        for (const t of wantedTargets.values()) (byConnector.get(t.connector) ?? byConnector.set(t.connector, []).get(t.connector)!).push(t.source);
-        for (const [connector, sources] of byConnector) {
-          const rows = (await trx('source_records').where({ tenant_id: ctx.tenantId, connector_id: connector, entity_type: 'person' }).whereIn('source_id', sources)
-            .select('source_id', 'unified_id')) as { source_id: string; unified_id: string }[];
-          for (const r of rows) targets.set(`${connector}\u0000${r.source_id}`, r.unified_id);
-        }
-        const updates: { id: string; data: string }[] = [];
-        const changes: Omit<ChangeRow, 'seq'>[] = [];
-        for (const r of part) {
-          const src = srcOf.get(r.id);
-          const ref = src?.refs ? (JSON.parse(src.refs) as Record<string, string>)[field] : undefined;
-          const target = ref ? targets.get(`${src!.connector_id}\u0000${ref}`) : undefined;
-          const data = JSON.parse(r.data) as Record<string, unknown>;
-          if (!target || data[field] === target) continue;
-          const before = data[field];
-          data[field] = target;
-          updates.push({ id: r.id, data: JSON.stringify(data) });
-          changes.push({ tenant_id: ctx.tenantId, entity_type: type, entity_id: r.id, op: 'update', at: ctx.at, run_id: ctx.runId, cause: ctx.cause, diff: JSON.stringify({ [field]: [before, target] }) });
-        }
-        if (!changes.length) continue;
-        const first = await tx.allocateSeq(ctx.tenantId, changes.length);
-        // Soft-deleted records keep their deleted_at: only data and sequence change.
-        for (const [k, u] of updates.entries()) await tx.updateRecordData(ctx.tenantId, type, u.id, u.data, first + k, ctx.at);
-        await tx.insertChanges(changes.map((c, k) => ({ ...c, seq: first + k })));
-        changed += changes.length;
-      }
+      if (!changes.length) continue;
+      const first = await tx.allocateSeq(ctx.tenantId, changes.length);
+      // Soft-deleted records keep their deleted_at: only data and sequence change.
+      for (const [k, u] of updates.entries()) await tx.updateRecordData(ctx.tenantId, type, u.id, u.data, first + k, ctx.at);
+      await tx.insertChanges(changes.map((c, k) => ({ ...c, seq: first + k })));
+      changed += changes.length;
     }
   }
   return changed;

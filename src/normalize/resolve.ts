@@ -17,7 +17,7 @@ import { HubError } from '../core/errors';
 import { ingestTx } from './ports';
 import { newUnifiedId, nowIso } from './canonical';
 import { blockingKeys, featuresOf, lookupKeys, mergeFeatures, scorePair, type PersonFeatures } from './match';
-import { recomputePersons, reresolvePersonRefs, type IdentitySettings } from './persons';
+import { recomputePersons, reresolveMovedRefs, type IdentitySettings } from './persons';
 import type { Knex } from 'knex';
 
 export interface MatchStats {
@@ -215,7 +215,7 @@ export async function moveSources(
   if (kind !== 'unmerge') for (const m of moves) mergedInto.set(m.from, m.to);
   const cause = kind === 'auto_link' ? 'merge' : kind;
   await recomputePersons(tx, { tenantId, runId, at, cause, precedence: identity?.precedence, mergedInto }, affected);
-  await reresolvePersonRefs(tx, db.dialect, { tenantId, runId, at, cause, precedence: identity?.precedence }, affected);
+  await reresolveMovedRefs(tx, { tenantId, runId, at, cause, precedence: identity?.precedence }, moves);
   const decisions: string[] = [];
   const byTarget = new Map<string, Move[]>();
   for (const m of moves) (byTarget.get(m.to) ?? byTarget.set(m.to, []).get(m.to)!).push(m);
