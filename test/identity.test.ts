@@ -91,6 +91,16 @@ describeEachDb('identity resolution', (t) => {
     expect(res.body.data.demographics).toBeDefined(); // admin key
     const search = await get(`/learners?q=${encodeURIComponent(L.person.familyName)}`);
     expect(search.body.data.map((p: { id: string }) => p.id)).toContain(id);
+    // Folded: case and accents do not matter (García ~ GARCIA).
+    const folded = L.person.familyName.normalize('NFKD').replace(/[\u0300-\u036f]/g, '').toUpperCase();
+    const search2 = await get(`/learners?q=${encodeURIComponent(folded)}&limit=1000`);
+    expect(search2.body.data.map((p: { id: string }) => p.id)).toContain(id);
+    const accented = (await db.knex('records').where({ tenant_id: 'd1', entity_type: 'person' }).whereNull('deleted_at').select('id', 'data')).find((r: { data: string }) => /[áéíóúñüç]/i.test(JSON.parse(r.data).familyName));
+    if (accented) {
+      const plain = JSON.parse(accented.data).familyName.normalize('NFKD').replace(/[\u0300-\u036f]/g, '').toLowerCase();
+      const res = await get(`/learners?q=${encodeURIComponent(plain)}&limit=1000`);
+      expect(res.body.data.map((p: { id: string }) => p.id)).toContain(accented.id);
+    }
     const byId = await get(`/learners?q=${encodeURIComponent(L.identifiers[0].value)}`);
     expect(byId.body.data.map((p: { id: string }) => p.id)).toContain(id);
     const stats = await get('/identity/stats');

@@ -1,5 +1,6 @@
 import { compareNames, featuresOf, normalizeName, scorePair, withinOneEdit, jaroWinkler } from '../src/normalize/match';
 import { mergeSources } from '../src/normalize/merge';
+import { foldSql, foldText } from '../src/store/db';
 
 const f = (d: Record<string, unknown>, birthDates: string[] = [], sex: string[] = []) => featuresOf(d, { birthDates, sex });
 
@@ -67,5 +68,16 @@ describe('merged view with provenance', () => {
     expect(m.provenance.email).toMatchObject({ connector: 'lms', rule: 'precedence: lms > sis' });
     expect(m.provenance.familyName).toEqual({ connector: 'sis', sourceId: 's1', seenAt: '2026-11-01', rule: 'precedence: sis > lms' });
     expect(m.provenance.identifiers).toHaveLength(2);
+  });
+});
+
+describe('name folding in SQL', () => {
+  it('PostgreSQL translate() maps every accented letter to its base letter, one for one', () => {
+    const m = /translate\(lower\(x\), '([^']+)', '([^']+)'\)/.exec(foldSql('pg', 'x'))!;
+    const [from, to] = [[...m[1]], [...m[2]]];
+    expect(to).toHaveLength(from.length);
+    from.forEach((c, i) => expect(c === 'ı' ? 'i' : c === 'ø' ? 'o' : foldText(c)).toBe(to[i]));
+    expect(foldSql('sqlite', 'x')).toBe('hub_fold(x)');
+    expect(foldText('García-LÓPEZ')).toBe('garcia-lopez');
   });
 });

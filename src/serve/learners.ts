@@ -20,6 +20,7 @@ import { decodeCursor, parseLimit, toPage } from './pagination';
 import { recordsAsOf } from '../normalize/history';
 import { decideCandidate, matchStats, mergePersons, unmergeSource } from '../normalize/resolve';
 import type { IdentitySettings } from '../normalize/persons';
+import { foldSql, foldText } from '../store/db';
 
 const badField = (path: string, message: string) => new HubError('bad_request', `${path}: ${message}`, [{ path, message }]);
 
@@ -38,7 +39,8 @@ function requiredString(body: Record<string, unknown>, key: string): string {
 
 export function learnerRoutes(router: Router, deps: AppDeps): void {
   const { db } = deps;
-  const jsonField = (field: string) => (db.dialect === 'pg' ? `lower(data::jsonb ->> '${field}')` : `lower(json_extract(data, '$.${field}'))`);
+  // Names are compared folded (case and accents): q=garcia finds García.
+  const jsonField = (field: string) => foldSql(db.dialect, db.dialect === 'pg' ? `(data::jsonb ->> '${field}')` : `json_extract(data, '$.${field}')`);
 
   tenantRoute(router, deps, 'get', '/tenants/:tenant/learners', { scope: 'roster.read', query: ['q', 'limit', 'cursor'] }, async ({ req, res, tenant }) => {
     const limit = parseLimit(queryString(req, 'limit'));
@@ -49,7 +51,7 @@ export function learnerRoutes(router: Router, deps: AppDeps): void {
     if (after) query.where('id', '>', after);
     if (q) {
       const byId = db.knex('person_identifiers').where({ tenant_id: tenant.id, value: q }).select('person_id');
-      const words = q.toLowerCase().split(/\s+/).filter(Boolean).slice(0, 4);
+      const words = foldText(q).split(/\s+/).filter(Boolean).slice(0, 4);
       query.where((w) => {
         w.whereIn('id', byId);
         w.orWhere((n) => {

@@ -11,6 +11,22 @@ import { migrationSource } from './migrations';
 
 export type Dialect = 'sqlite' | 'pg';
 
+/** Lower case without diacritics: the folding name search uses on both databases. */
+export function foldText(s: string): string {
+  return s.normalize('NFKD').replace(/[\u0300-\u036f]/g, '').toLowerCase();
+}
+
+/**
+ * The same folding as SQL over an expression: hub_fold() on SQLite (registered per connection), lower() + a
+ * translate() of the common Latin accented letters on PostgreSQL (no extension needed).
+ */
+export function foldSql(dialect: Dialect, expr: string): string {
+  if (dialect === 'sqlite') return `hub_fold(${expr})`;
+  const from = 'áàâäãåāăąçćčďéèêëēėęěíìîïīįıñńňóòôöõøōőŕřśšşťúùûüūůűųýÿźżž';
+  const to = 'aaaaaaaaacccdeeeeeeeeiiiiiiinnnoooooooorrssstuuuuuuuuyyzzz';
+  return `translate(lower(${expr}), '${from}', '${to}')`;
+}
+
 export interface Db {
   knex: Knex;
   dialect: Dialect;
@@ -69,7 +85,10 @@ export async function openDb(opts: OpenOptions): Promise<Db> {
           conn.pragma('busy_timeout = 5000');
           // 64 MB page cache (default 2 MB): ingest touches several B-trees per record; a small cache thrashes.
           conn.pragma('cache_size = -65536');
-          conn.pragma('temp_store = MEMORY'); conn.pragma('wal_autocheckpoint = 10000');
+          conn.pragma('temp_store = MEMORY');
+          conn.pragma('wal_autocheckpoint = 10000');
+          // Accent- and case-folding for name search (SQLite's lower() folds ASCII only): García ~ garcia.
+          (conn as unknown as { function: (name: string, opts: object, fn: (v: unknown) => unknown) => void }).function('hub_fold', { deterministic: true }, (v) => (typeof v === 'string' ? foldText(v) : v));
           done(null, conn);
         },
       },
