@@ -18,7 +18,6 @@ import { nowIso } from '../normalize/canonical';
 import type { AppDeps } from '../serve/route';
 import { checkQuery } from '../serve/params';
 import { bearerToken, loadSensors, matchSensor, type Sensor, type TenantSensors } from './auth';
-import { CaliperError, caliperError } from './errors';
 import { entityRow, eventRow, type EntityRow, type EventRow } from './extract';
 import { writeEnvelope } from './store';
 import { checkEnvelope, isPlainObject, validateItem, type Problem } from './validate';
@@ -98,7 +97,7 @@ export function caliperRouter(deps: CaliperDeps): express.Router {
 
   const requireJson: RequestHandler = (req, _res, next) => {
     const problem = mediaTypeProblem(req.headers['content-type']);
-    next(problem ? caliperError('unsupported_media_type', problem, [{ path: 'Content-Type', message: problem }]) : undefined);
+    next(problem ? new HubError('unsupported_media_type', problem, [{ path: 'Content-Type', message: problem }]) : undefined);
   };
 
   // express.raw (body-parser) enforces the limit (Content-Length up front, then while reading) and inflates
@@ -145,7 +144,7 @@ export function caliperRouter(deps: CaliperDeps): express.Router {
     }
     const env = checkEnvelope(body);
     if (!env.ok) {
-      if (env.status === 422) throw caliperError('unsupported_version', `Unsupported Caliper dataVersion: ${env.problems[0].message}`, toDetails(env.problems));
+      if (env.status === 422) throw new HubError('unsupported_version', `Unsupported Caliper dataVersion: ${env.problems[0].message}`, toDetails(env.problems));
       throw new HubError('bad_request', `Malformed Caliper envelope: ${env.problems[0].path} ${env.problems[0].message}`, toDetails(env.problems));
     }
 
@@ -170,7 +169,7 @@ export function caliperRouter(deps: CaliperDeps): express.Router {
     });
     if (!events.length && !entities.length) {
       const problems = rejected.flatMap((r) => r.problems);
-      throw caliperError('event_invalid', `No event or entity of the envelope is valid (${rejected.length} rejected); nothing was stored.`, toDetails(problems));
+      throw new HubError('event_invalid', `No event or entity of the envelope is valid (${rejected.length} rejected); nothing was stored.`, toDetails(problems));
     }
 
     // Acknowledged only once committed: a failure here is a 5xx and the sensor keeps the envelope.
@@ -194,19 +193,14 @@ export function caliperRouter(deps: CaliperDeps): express.Router {
     res.status(200).json(report);
   });
 
-  // Caliper-only codes and body-parser errors; everything else goes on to the app's error handler.
+  // Body-parser errors get Caliper's codes; the app's error handler answers with the envelope.
   const errors: ErrorRequestHandler = (err, _req, res, next) => {
     let e: unknown = err;
     const type = (err as { type?: unknown } | null)?.type;
     if (type === 'entity.too.large') {
-      e = caliperError('payload_too_large', `The body is larger than this endpoint accepts (${authOf(res)?.tenant.maxPayloadBytes ?? 'the limit'} bytes).`, [{ path: 'body', message: 'too large' }]);
+      e = new HubError('payload_too_large', `The body is larger than this endpoint accepts (${authOf(res)?.tenant.maxPayloadBytes ?? 'the limit'} bytes).`, [{ path: 'body', message: 'too large' }]);
     } else if (type === 'encoding.unsupported' || type === 'charset.unsupported') {
-      e = caliperError('unsupported_media_type', 'The Content-Encoding or charset is not supported (send UTF-8 JSON, optionally gzip or deflate).', [{ path: 'Content-Encoding', message: 'unsupported' }]);
-    }
-    if (e instanceof CaliperError && !res.headersSent) {
-      res.locals.errorCode = e.code;
-      res.status(e.status).json({ error: { code: e.code, message: e.message, details: e.details } });
-      return;
+      e = new HubError('unsupported_media_type', 'The Content-Encoding or charset is not supported (send UTF-8 JSON, optionally gzip or deflate).', [{ path: 'Content-Encoding', message: 'unsupported' }]);
     }
     next(e);
   };

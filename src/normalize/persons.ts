@@ -40,34 +40,6 @@ export function personRefFields(): { type: EntityType; fields: string[] }[] {
 }
 
 /**
- * The person a new source person is, by its strong identifiers, if exactly one person claims them and that person
- * has no live source from the same connector yet (a system's own records are distinct people to it).
- */
-export async function linkByStrongIdentifiers(
-  trx: Knex.Transaction, tenantId: string, connectorId: string, identifiers: Identifier[], strong: Set<string>,
-): Promise<{ personId?: string; rule?: string; conflict?: string[] }> {
-  const keys = identifiers.filter((i) => strong.has(i.system.toLowerCase()));
-  if (!keys.length) return {};
-  const rows = (await trx('person_identifiers as pi')
-    .join('source_records as sr', function () {
-      this.on('sr.tenant_id', 'pi.tenant_id').andOn('sr.connector_id', 'pi.connector_id').andOn('sr.source_id', 'pi.source_id').andOnVal('sr.entity_type', 'person');
-    })
-    .whereNull('sr.deleted_at')
-    .where('pi.tenant_id', tenantId)
-    .whereNot('pi.connector_id', connectorId)
-    .where((q) => {
-      for (const k of keys) q.orWhere((w) => w.where('pi.system', k.system.toLowerCase()).where('pi.value', k.value));
-    })
-    .select('pi.person_id', 'pi.system')) as { person_id: string; system: string }[];
-  const persons = [...new Set(rows.map((r) => r.person_id))];
-  if (persons.length > 1) return { conflict: persons };
-  if (persons.length === 0) return {};
-  const taken = await trx('source_records').where({ tenant_id: tenantId, entity_type: 'person', unified_id: persons[0], connector_id: connectorId }).whereNull('deleted_at').first();
-  if (taken) return { conflict: persons };
-  return { personId: persons[0], rule: `exact:${[...new Set(rows.map((r) => r.system))].sort().join('+')}` };
-}
-
-/**
  * Which unified persons (with a live source in another connector) claim each of these strong identifiers: one
  * query per 400 identifiers, for a whole page of new source persons.
  */
@@ -139,20 +111,6 @@ export async function writePersonIdentifiersBatch(trx: Knex.Transaction, tenantI
     }
     for (let j = 0; j < rows.length; j += 150) await trx('person_identifiers').insert(rows.slice(j, j + 150));
   }
-}
-
-export async function writePersonIdentifiers(trx: Knex.Transaction, tenantId: string, connectorId: string, sourceId: string, personId: string, identifiers: Identifier[]): Promise<void> {
-  await trx('person_identifiers').where({ tenant_id: tenantId, connector_id: connectorId, source_id: sourceId }).delete();
-  const seen = new Set<string>();
-  const rows = [];
-  for (const i of identifiers) {
-    const system = i.system.toLowerCase().slice(0, 100);
-    const key = `${system}\u0000${i.value}`;
-    if (seen.has(key)) continue;
-    seen.add(key);
-    rows.push({ tenant_id: tenantId, system, value: i.value.slice(0, 255), connector_id: connectorId, source_id: sourceId, person_id: personId });
-  }
-  if (rows.length) await trx('person_identifiers').insert(rows);
 }
 
 export interface RecomputeContext {
