@@ -398,7 +398,8 @@ function buildRole(row: Row): Record<string, unknown> {
   return data;
 }
 
-const RACE_FLAGS = [
+/** Demographics race/ethnicity flags of the OneRoster data model (CSV and REST alike). */
+export const RACE_FLAGS = [
   'americanIndianOrAlaskaNative',
   'asian',
   'blackOrAfricanAmerican',
@@ -407,7 +408,7 @@ const RACE_FLAGS = [
   'demographicRaceTwoOrMoreRaces',
   'hispanicOrLatinoEthnicity',
 ] as const;
-const DEMOGRAPHIC_STRINGS = ['countryOfBirthCode', 'stateOfBirthAbbreviation', 'cityOfBirth', 'publicSchoolResidenceStatus'] as const;
+export const DEMOGRAPHIC_STRINGS = ['countryOfBirthCode', 'stateOfBirthAbbreviation', 'cityOfBirth', 'publicSchoolResidenceStatus'] as const;
 
 function buildDemographics(row: Row): Record<string, unknown> {
   // demographics.sourcedId is the user's sourcedId (OneRoster: one demographics record per user, same id).

@@ -13,7 +13,7 @@
  * `status: "tobedeleted"` makes a deletion (`deleted: true`, `data: {}`), in full and incremental reads alike.
  */
 import type { EntityType, Reject, SourceRecord } from '../../src/ingest/contract';
-import { derivedRoleId, isDate, isDateTime, splitList } from '../oneroster-csv/mappers';
+import { DEMOGRAPHIC_STRINGS, RACE_FLAGS, derivedRoleId, isDate, isDateTime, splitList } from '../oneroster-csv/mappers';
 import type { OneRosterVersion } from './settings';
 
 export type Obj = Record<string, unknown>;
@@ -343,17 +343,6 @@ function buildPerson(o: Obj, ctx: ObjContext): Obj {
   data.identifiers = identifiers;
   return data;
 }
-
-const RACE_FLAGS = [
-  'americanIndianOrAlaskaNative',
-  'asian',
-  'blackOrAfricanAmerican',
-  'nativeHawaiianOrOtherPacificIslander',
-  'white',
-  'demographicRaceTwoOrMoreRaces',
-  'hispanicOrLatinoEthnicity',
-] as const;
-const DEMOGRAPHIC_STRINGS = ['countryOfBirthCode', 'stateOfBirthAbbreviation', 'cityOfBirth', 'publicSchoolResidenceStatus'] as const;
 
 function buildDemographics(o: Obj): Obj {
   // One demographics object per user, with the user's sourcedId.
