@@ -21,6 +21,7 @@ import { recordsAsOf } from '../normalize/history';
 import { decideCandidate, matchStats, mergePersons, unmergeSource } from '../normalize/resolve';
 import type { IdentitySettings } from '../normalize/persons';
 import { foldSql, foldText } from '../store/db';
+import { whereJsonField } from './sql';
 
 const badField = (path: string, message: string) => new HubError('bad_request', `${path}: ${message}`, [{ path, message }]);
 
