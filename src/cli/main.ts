@@ -15,6 +15,7 @@ import { decideCandidate, matchStats, mergePersons, unmergeSource } from '../nor
 import type { IdentitySettings } from '../normalize/persons';
 import { createLogger } from '../core/logger';
 import { isHubError, HubError } from '../core/errors';
+import { DEFAULT_TTL_SECONDS, PERSON_ROLES, sessionKeys, type PersonRole } from '../serve/sessions';
 import { encryptSecret } from '../core/secrets';
 import { runSync, approveRun, runRowToSummary, getRunSummary, type RunSummary } from '../ingest/runner';
 import { startScheduler } from '../ingest/scheduler';
@@ -369,6 +370,33 @@ export function buildCli(): Command {
       const key = `ldh_${randomBytes(24).toString('base64url')}`;
       out(`key:    ${key}`);
       out(`config: ${JSON.stringify({ name, sha256: createHash('sha256').update(key).digest('hex'), tenants: ['*'], scopes: ['admin'] })}`);
+    });
+
+  const session = program.command('session').description('person sessions (teachers, students, guardians) for the learner routes');
+  session
+    .command('create <personId>')
+    .description('print a session token for a person acting in the given roles (for a portal bridge, or to try role-aware access)')
+    .option('-t, --tenant <id>')
+    .option('-r, --role <role...>', `roles: ${PERSON_ROLES.join(', ')}`, ['student'])
+    .option('--ttl <seconds>', 'lifetime in seconds', String(DEFAULT_TTL_SECONDS))
+    .action(async (personId: string, o: { tenant?: string; role: string[]; ttl: string }, cmd: Command) => {
+      await withHub(cmd, async (hub) => {
+        const tenantId = pickTenant(hub, o.tenant);
+        const bad = o.role.filter((r) => !(PERSON_ROLES as readonly string[]).includes(r));
+        if (bad.length) throw new HubError('bad_request', `--role: unknown role ${bad.join(', ')} (known: ${PERSON_ROLES.join(', ')})`);
+        const p = await hub.db.knex('records').where({ tenant_id: tenantId, entity_type: 'person', id: personId }).whereNull('deleted_at').first('id');
+        if (!p) throw new HubError('not_found', `no person ${personId} in tenant ${tenantId}`);
+        const s = await sessionKeys(hub.db).issue({ tenantId, personId, roles: o.role as PersonRole[], via: 'cli', ttlSeconds: Number(o.ttl) });
+        out(s.token);
+      });
+    });
+  session
+    .command('rotate-key')
+    .description('retire the session signing key and make a new one (tokens already issued stay valid until they expire)')
+    .action(async (_o: unknown, cmd: Command) => {
+      await withHub(cmd, async (hub) => {
+        out(`new signing key ${await sessionKeys(hub.db).rotate()}`);
+      });
     });
 
   program

@@ -18,6 +18,8 @@ import { API_PREFIX, BackgroundRuns, type AppDeps } from './route';
 import { runRoutes } from './runs';
 import { learnerRoutes } from './learners';
 import { entityRoutes } from './entities';
+import { peopleRoutes } from './people';
+import { sessionKeys } from './sessions';
 import { caliperRouter, learningEventRoutes } from '../caliper';
 
 export interface BuildAppDeps {
@@ -118,7 +120,7 @@ export function buildApp(deps: BuildAppDeps): express.Express {
 
   // Authentication comes before body parsing: unauthenticated callers cannot make the hub parse a megabyte.
   const api = express.Router();
-  api.use(authenticate(keys));
+  api.use(authenticate(keys, sessionKeys(deps.db, env)));
   api.use(express.json({ limit: '1mb', strict: true }));
 
   api.get('/tenants', async (req, res) => {
@@ -130,6 +132,7 @@ export function buildApp(deps: BuildAppDeps): express.Express {
   runRoutes(api, appDeps);
   entityRoutes(api, appDeps);
   learnerRoutes(api, appDeps);
+  peopleRoutes(api, appDeps);
   learningEventRoutes(api, appDeps);
 
   // Caliper sensors post to /caliper/:tenant with their own bearer tokens (src/caliper/README.md).

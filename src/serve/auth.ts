@@ -5,7 +5,9 @@
  * time. Keys are never logged; the key's `name` is (it is what `approve` records as the reviewer).
  *
  * Scopes: `roster.read` (entities), `runs.read` (connectors, runs, reject reports), `sync.run` (start and approve
- * runs), `admin` (everything, including raw rows in reject reports). A key also lists the tenants it may act on, or
+ * runs), `identity.manage` (merges, review queue, guardian links), `demographics.read`, `protected.read` (IEP, 504,
+ * English-learner and other protected program flags), `sessions.issue` (mint person sessions for a portal's users),
+ * `admin` (everything, including raw rows in reject reports). Person sessions (sessions.ts) carry no scopes. A key also lists the tenants it may act on, or
  * ["*"]. A tenant the key may not see and a tenant that does not exist get the same 403, so keys cannot probe ids.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
@@ -13,8 +15,9 @@ import type { RequestHandler, Response } from 'express';
 import { HubError } from '../core/errors';
 import type { HubConfig } from '../types/unified.generated';
 import { isSecretRef, resolveSecret } from '../core/secrets';
+import { looksLikeJwt, type SessionKeys, type PersonSession } from './sessions';
 
-export const SCOPES = ['admin', 'roster.read', 'runs.read', 'sync.run', 'identity.manage', 'demographics.read'] as const;
+export const SCOPES = ['admin', 'roster.read', 'runs.read', 'sync.run', 'identity.manage', 'demographics.read', 'protected.read', 'sessions.issue'] as const;
 export type Scope = (typeof SCOPES)[number];
 
 export interface Principal {
@@ -22,6 +25,11 @@ export interface Principal {
   name: string;
   tenants: '*' | ReadonlySet<string>;
   scopes: ReadonlySet<Scope>;
+  /**
+   * Set when the caller is a person with a hub session (src/serve/sessions.ts), not a service key. A person has no
+   * scopes: only routes declared with `persons: true` accept them, and what they see is decided by src/serve/access.ts.
+   */
+  person?: PersonSession;
 }
 
 interface ConfiguredKey extends Principal {
@@ -90,12 +98,25 @@ export function matchKey(keys: readonly ConfiguredKey[], presented: string): Con
   return found;
 }
 
-/** Middleware: 401 `unauthenticated` unless a configured key is presented; sets `res.locals.principal`. */
-export function authenticate(keys: readonly ConfiguredKey[]): RequestHandler {
-  return (req, res, next) => {
+/**
+ * Middleware: 401 `unauthenticated` unless a configured key, or (when `sessions` is given) a valid hub session token,
+ * is presented; sets `res.locals.principal`.
+ */
+export function authenticate(keys: readonly ConfiguredKey[], sessions?: SessionKeys): RequestHandler {
+  return async (req, res, next) => {
     const { key, problem } = presentedKey(req.headers.authorization, req.headers['x-api-key']);
     if (problem) return next(new HubError('unauthenticated', problem));
     if (key === undefined) return next(new HubError('unauthenticated', 'An API key is required: send Authorization: Bearer <key> or X-API-Key: <key>.'));
+    if (sessions && looksLikeJwt(key)) {
+      try {
+        const person = await sessions.verify(key);
+        const principal: Principal = { name: `person:${person.personId}`, tenants: new Set([person.tenantId]), scopes: new Set(), person };
+        res.locals.principal = principal;
+        return next();
+      } catch (e) {
+        return next(e);
+      }
+    }
     const found = matchKey(keys, key);
     if (!found) return next(new HubError('unauthenticated', 'The API key is not valid.'));
     const principal: Principal = { name: found.name, tenants: found.tenants, scopes: found.scopes };
@@ -111,10 +132,12 @@ export function principalOf(res: Response): Principal {
 }
 
 export function hasScope(p: Principal, scope: Scope): boolean {
+  if (p.person) return false;
   return p.scopes.has('admin') || p.scopes.has(scope);
 }
 
 export function requireScope(p: Principal, scope: Scope): void {
+  if (p.person) throw new HubError('forbidden', 'This route needs a service API key; a personal session cannot use it.', [{ path: 'authorization', message: 'service credential required' }]);
   if (!hasScope(p, scope)) throw new HubError('forbidden', `This API key does not have the '${scope}' scope.`, [{ path: 'scope', message: `requires ${scope}` }]);
 }
 

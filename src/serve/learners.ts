@@ -22,6 +22,7 @@ import { decideCandidate, matchStats, mergePersons, unmergeSource } from '../nor
 import type { IdentitySettings } from '../normalize/persons';
 import { foldSql, foldText } from '../store/db';
 import { whereJsonField } from './sql';
+import { requireLearner, visibleLearnerIds } from './access';
 
 const badField = (path: string, message: string) => new HubError('bad_request', `${path}: ${message}`, [{ path, message }]);
 
@@ -43,13 +44,15 @@ export function learnerRoutes(router: Router, deps: AppDeps): void {
   // Names are compared folded (case and accents): q=garcia finds García.
   const jsonField = (field: string) => foldSql(db.dialect, db.dialect === 'pg' ? `(data::jsonb ->> '${field}')` : `json_extract(data, '$.${field}')`);
 
-  tenantRoute(router, deps, 'get', '/tenants/:tenant/learners', { scope: 'roster.read', query: ['q', 'limit', 'cursor'] }, async ({ req, res, tenant }) => {
+  tenantRoute(router, deps, 'get', '/tenants/:tenant/learners', { scope: 'roster.read', persons: true, query: ['q', 'limit', 'cursor'] }, async ({ req, res, tenant, principal }) => {
     const limit = parseLimit(queryString(req, 'limit'));
     const after = decodeCursor(queryString(req, 'cursor'), 'learners', 'string');
     const q = (queryString(req, 'q') ?? '').trim();
     if (q.length > 200) throw badField('q', 'is longer than 200 characters');
     const query = db.knex('records').where({ tenant_id: tenant.id, entity_type: 'person' }).whereNull('deleted_at').orderBy('id').limit(limit + 1).select('id', 'data');
     if (after) query.where('id', '>', after);
+    const visible = await visibleLearnerIds(db, tenant.id, principal);
+    if (visible !== 'all') query.whereIn('id', visible);
     if (q) {
       const byId = db.knex('person_identifiers').where({ tenant_id: tenant.id, value: q }).select('person_id');
       const words = foldText(q).split(/\s+/).filter(Boolean).slice(0, 4);
@@ -67,8 +70,9 @@ export function learnerRoutes(router: Router, deps: AppDeps): void {
     }));
   });
 
-  tenantRoute(router, deps, 'get', '/tenants/:tenant/learners/:id', { scope: 'roster.read', query: ['asOf'] }, async ({ req, res, tenant, principal }) => {
+  tenantRoute(router, deps, 'get', '/tenants/:tenant/learners/:id', { scope: 'roster.read', persons: true, query: ['asOf'] }, async ({ req, res, tenant, principal }) => {
     const id = String(req.params.id);
+    if (principal.person) await requireLearner(db, tenant.id, principal, id);
     const asOfRaw = queryString(req, 'asOf');
     let asOf: string | undefined;
     if (asOfRaw !== undefined) {

@@ -50,7 +50,13 @@ export interface TenantContext {
 }
 
 export interface RouteOptions {
+  /** The scope a service API key needs. */
   scope: Scope;
+  /**
+   * Person sessions (teachers, students, guardians) may call this route too; the handler must then check what the
+   * person may see with src/serve/access.ts. Without it a person session gets 403.
+   */
+  persons?: boolean;
   /** Query parameters the route understands; any other is a 400. */
   query?: readonly string[];
 }
@@ -59,7 +65,7 @@ export interface RouteOptions {
 export function tenantRoute(
   router: Router,
   deps: AppDeps,
-  method: 'get' | 'post',
+  method: 'get' | 'post' | 'put' | 'patch' | 'delete',
   pattern: string,
   opts: RouteOptions,
   handler: (ctx: TenantContext) => Promise<void>,
@@ -67,7 +73,7 @@ export function tenantRoute(
   router[method](pattern, async (req, res) => {
     res.locals.route = `${API_PREFIX}${pattern}`;
     const principal = principalOf(res);
-    requireScope(principal, opts.scope);
+    if (!principal.person || !opts.persons) requireScope(principal, opts.scope);
     const tenantId = String(req.params.tenant);
     const tenant = findTenant(deps.config.config, tenantId);
     if (!tenant || !canSeeTenant(principal, tenantId)) throw tenantForbidden();

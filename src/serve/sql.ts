@@ -3,15 +3,26 @@
  */
 import type { Knex } from 'knex';
 import type { Db } from '../store/db';
+import { jsonFieldSql } from '../store/migrations/004_access';
 
-/** Fields of a unified record the API filters on (a whitelist: the name ends up in SQL, though as a binding). */
+/** Fields of a unified record the API filters on (a whitelist: the name ends up in the SQL text). */
 export type JsonFilterField = 'classId' | 'personId' | 'schoolId';
+
+/** The SQL expression for `records.data.<field>`, exactly as the expression indexes of migration 004 spell it. */
+export function jsonField(db: Db, field: JsonFilterField): string {
+  return jsonFieldSql(db.dialect, field);
+}
 
 /**
  * `where <data.field> = value` on `records.data`: `json_extract(data, '$.field')` on SQLite,
- * `(data::jsonb ->> 'field')` on PostgreSQL. Not indexed yet: an expression index would come with a migration.
+ * `(data::jsonb ->> 'field')` on PostgreSQL. personId and classId are indexed (with tenant_id, entity_type first).
  */
 export function whereJsonField(db: Db, q: Knex.QueryBuilder, field: JsonFilterField, value: string): Knex.QueryBuilder {
-  if (db.dialect === 'pg') return q.whereRaw('(data::jsonb ->> ?) = ?', [field, value]);
-  return q.whereRaw('json_extract(data, ?) = ?', [`$.${field}`, value]);
+  return q.whereRaw(`${jsonField(db, field)} = ?`, [value]);
+}
+
+/** `where <data.field> in (values | subquery)`. */
+export function whereJsonFieldIn(db: Db, q: Knex.QueryBuilder, field: JsonFilterField, values: readonly string[] | Knex.QueryBuilder): Knex.QueryBuilder {
+  if (Array.isArray(values) && !values.length) return q.whereRaw('1 = 0');
+  return q.whereIn(db.knex.raw(jsonField(db, field)) as unknown as string, values as string[]);
 }

@@ -872,7 +872,7 @@ tenants: [string, ...(string)[]]
  * 
  * @minItems 1
  */
-scopes: [("admin" | "roster.read" | "runs.read" | "sync.run" | "identity.manage" | "demographics.read"), ...(("admin" | "roster.read" | "runs.read" | "sync.run" | "identity.manage" | "demographics.read"))[]]
+scopes: [("admin" | "roster.read" | "runs.read" | "sync.run" | "identity.manage" | "demographics.read" | "protected.read" | "sessions.issue"), ...(("admin" | "roster.read" | "runs.read" | "sync.run" | "identity.manage" | "demographics.read" | "protected.read" | "sessions.issue"))[]]
 })[]
 /**
  * @minItems 1
@@ -928,6 +928,15 @@ sha256?: string
 token?: Secret
 })[]
 maxPayloadBytes?: number
+}
+/**
+ * Who sees what (src/serve/access.ts).
+ */
+access?: {
+/**
+ * Person roles that may see protected flags (IEP, 504, English learner). Students and guardians never do through the hub.
+ */
+protectedRoles?: ("teacher" | "administrator")[]
 }
 /**
  * Identity resolution: how source persons from different systems are linked to one learner, and which source wins each field.
@@ -1027,6 +1036,15 @@ sha256?: string
 token?: Secret
 })[]
 maxPayloadBytes?: number
+}
+/**
+ * Who sees what (src/serve/access.ts).
+ */
+access?: {
+/**
+ * Person roles that may see protected flags (IEP, 504, English learner). Students and guardians never do through the hub.
+ */
+protectedRoles?: ("teacher" | "administrator")[]
 }
 /**
  * Identity resolution: how source persons from different systems are linked to one learner, and which source wins each field.
