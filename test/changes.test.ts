@@ -7,6 +7,8 @@ describeEachDb('appendChanges', (t) => {
   let db: Db;
   beforeAll(async () => {
     db = await t.open();
+    const at = new Date().toISOString();
+    await db.knex('tenants').insert({ id: 'c1', name: 'C1', created_at: at, updated_at: at });
     await db.knex('tenant_sequences').insert({ tenant_id: 'c1', last_seq: 41 });
   });
   afterAll(async () => db.close());
