@@ -1,7 +1,7 @@
 /**
  * A small JSON client for a CASE provider (global fetch): bearer or OAuth2 client-credentials auth, bounded
  * retries on 429 / 5xx / network failures honouring Retry-After, and errors an operator can act on:
- *  - 401 / 403                      -> connector_config_invalid (fix the credentials; retrying will not help)
+ *  - 401 / 403                      -> source_unauthorized (fix the credentials; retrying will not help)
  *  - 429 / 5xx / network, exhausted -> source_unavailable (transient: the next scheduled run retries)
  *  - a body that is not JSON (a login page, a proxy error) or another 4xx -> source_invalid
  * Never logs URLs with credentials, tokens or bodies.
@@ -95,7 +95,7 @@ export class CaseHttpClient {
       if (res.status === 401 || res.status === 403) {
         await discard(res);
         throw new HubError(
-          'connector_config_invalid',
+          'source_unauthorized',
           `The CASE provider refused ${what} with HTTP ${res.status} (${res.status === 401 ? 'not authenticated' : 'not allowed'}): ${
             this.auth ? 'check the credentials (token / clientSecret) and their scopes' : 'the provider needs credentials: set source.auth'
           }.`,
@@ -213,7 +213,7 @@ export class CaseHttpClient {
       }
       const refused = res.status === 400 || res.status === 401 || res.status === 403;
       throw new HubError(
-        refused ? 'connector_config_invalid' : 'source_invalid',
+        refused ? 'source_unauthorized' : 'source_invalid',
         refused
           ? `The OAuth2 token endpoint refused the client credentials (HTTP ${res.status}${code}): check source.auth.clientId, clientSecret and scopes.`
           : `The OAuth2 token endpoint answered HTTP ${res.status}${code}: check source.auth.tokenUrl.`,

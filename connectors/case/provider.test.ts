@@ -312,13 +312,13 @@ describe('retries and failures', () => {
   test('401 and 403 are configuration errors (no retry)', async () => {
     fake.authorization = 'Bearer right';
     const e = await caught(run(settings({ token: 'wrong' }, { auth: { type: 'bearer' } }), {}, connector));
-    expect(e).toMatchObject({ code: 'connector_config_invalid', kind: 'config' });
+    expect(e).toMatchObject({ code: 'source_unauthorized', kind: 'config' });
     expect(e.message).toMatch(/refused GET \/CFDocuments\?limit=1000&offset=0 with HTTP 401 \(not authenticated\): check the credentials/);
     expect(e.message).not.toContain('wrong');
     fake.once('/CFPackages/', (_q, res) => json(res, 403, {}));
     fake.authorization = undefined;
     const f = await caught(run(settings(), {}, connector));
-    expect(f).toMatchObject({ code: 'connector_config_invalid', message: expect.stringMatching(/HTTP 403 \(not allowed\): the provider needs credentials: set source\.auth/) });
+    expect(f).toMatchObject({ code: 'source_unauthorized', message: expect.stringMatching(/HTTP 403 \(not allowed\): the provider needs credentials: set source\.auth/) });
     expect(sleeps).toEqual([]);
   });
 
@@ -355,7 +355,7 @@ describe('OAuth2 client credentials', () => {
   test('the token endpoint refusing the client is a configuration error', async () => {
     fake.tokenHandler = (_q, res) => json(res, 401, { error: 'invalid_client' });
     const e = await caught(run(oauth(), {}, connector));
-    expect(e).toMatchObject({ code: 'connector_config_invalid', message: expect.stringMatching(/refused the client credentials \(HTTP 401: invalid_client\)/) });
+    expect(e).toMatchObject({ code: 'source_unauthorized', message: expect.stringMatching(/refused the client credentials \(HTTP 401: invalid_client\)/) });
     expect(e.message).not.toContain('s3cret');
   });
 
@@ -418,7 +418,7 @@ describe('check()', () => {
   test('not ok (never throws): wrong root, credentials refused, nobody listening', async () => {
     expect(await connector.check({ source: { baseUrl: `${fake.base}/nope` } }, base())).toMatchObject({ ok: false, error: { code: 'source_invalid' } });
     fake.authorization = 'Bearer x';
-    expect(await connector.check(settings(), base())).toMatchObject({ ok: false, error: { code: 'connector_config_invalid' } });
+    expect(await connector.check(settings(), base())).toMatchObject({ ok: false, error: { code: 'source_unauthorized' } });
     const closed = http.createServer();
     await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
     const port = (closed.address() as AddressInfo).port;

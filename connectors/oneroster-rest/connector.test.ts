@@ -592,7 +592,7 @@ describe('HTTP failures during a read', () => {
   test('401 with a static token -> config error at once, never retried', async () => {
     nock(HOST).get(USERS).query(true).once().reply(401);
     const e = await caught(pages('users', S12, readCtx('full')));
-    expect(e.code).toBe('source_invalid');
+    expect(e.code).toBe('source_unauthorized');
     expect(e.kind).toBe('config');
     expect(e.message).toBe(`credentials rejected by sis.example (401) for GET ${USERS}: check settings.auth (the credentials or token are not accepted).`);
   });
@@ -700,7 +700,7 @@ describe('check()', () => {
   test('never throws: a refused client, an unreachable source', async () => {
     nock(HOST).post('/oauth/token').reply(400, { error: 'invalid_scope' }, JSON_HEADERS);
     const r = await oneRosterRest.check(OAUTH2, base());
-    expect(r.ok === false && [r.error.code, r.error.message]).toEqual(['source_invalid', 'OAuth 2.0 credentials rejected by sis.example (400 (invalid_scope)): check settings.auth clientId, clientSecret and scopes.']);
+    expect(r.ok === false && [r.error.code, r.error.message]).toEqual(['source_unauthorized', 'OAuth 2.0 credentials rejected by sis.example (400 (invalid_scope)): check settings.auth clientId, clientSecret and scopes.']);
     nock(HOST).get(`${ROSTER}/orgs`).query(true).reply(503, '', { 'Retry-After': '0' });
     const u = await oneRosterRest.check({ ...S12, maxRetries: 0 }, base());
     expect(u.ok === false && u.error.code).toBe('source_unavailable');

@@ -139,7 +139,7 @@ describe('failures that are not retried', () => {
     nock(HOST).get(PATH).query(true).reply(401, { imsx_codeMajor: 'failure', imsx_severity: 'error', imsx_description: 'Token expired', imsx_CodeMinor: { imsx_codeMinorField: [{ imsx_codeMinorFieldName: 'TargetEndSystem', imsx_codeMinorFieldValue: 'unauthorisedrequest' }] } }, JSON_HEADERS);
     const { c } = client();
     const e = await caught(c.getJson(URL_, signal()));
-    expect(e.code).toBe('source_invalid');
+    expect(e.code).toBe('source_unauthorized');
     expect(e.kind).toBe('config');
     expect(e.message).toBe(`credentials rejected by sis.example (401 (unauthorisedrequest: Token expired)) for GET ${PATH}: check settings.auth (the credentials or token are not accepted).`);
     expect(c.requests).toBe(1);

@@ -4,7 +4,7 @@
  * ways to authenticate (OAuth 2.0 client credentials with a cached token, OAuth 1.0a HMAC-SHA256 signing, a static
  * bearer token) and the classification of failures into HubErrors:
  *
- *  - 401 / 403, and a token endpoint that refuses the client       -> source_invalid (config: "credentials rejected")
+ *  - 401 / 403, and a token endpoint that refuses the client       -> source_unauthorized (config: "credentials rejected")
  *  - 429, 5xx (not 501/505), timeouts, network errors, retries spent -> source_unavailable (transient)
  *  - a redirect, a body that is not JSON, other 4xx, 501/505       -> source_invalid
  *
@@ -258,7 +258,7 @@ export class OneRosterHttp {
         const summary = statusSummary(r.text);
         if (status === 400 || status === 401 || status === 403) {
           throw new HubError(
-            'source_invalid',
+            'source_unauthorized',
             `OAuth 2.0 credentials rejected by ${url.host} (${status}${summary}): check settings.auth clientId, clientSecret and scopes.`,
             [{ path: 'settings.auth', message: `token request refused with ${status}${summary}` }],
           );
@@ -339,7 +339,7 @@ export class OneRosterHttp {
         status === 401
           ? 'check settings.auth (the credentials or token are not accepted)'
           : 'the credentials are valid but not allowed to read this endpoint: grant the scope, or leave the stream out of settings.streams';
-      return new HubError('source_invalid', `credentials rejected by ${url.host} (${status}${summary}) for ${where}: ${hint}.`, [
+      return new HubError('source_unauthorized', `credentials rejected by ${url.host} (${status}${summary}) for ${where}: ${hint}.`, [
         { path: 'settings.auth', message: `${status} for ${where}${summary}`, status },
       ]);
     }

@@ -20,6 +20,7 @@ export const ERROR_CODES = {
   connector_busy: { kind: 'transient', status: 409, summary: 'The connector is already running; a connector never runs twice at once.' },
   source_not_found: { kind: 'config', status: 400, summary: 'The source file, folder or archive does not exist.' },
   source_invalid: { kind: 'config', status: 400, summary: 'The source as a whole is unusable (missing manifest, wrong headers, zip with a folder inside, unsupported version).' },
+  source_unauthorized: { kind: 'config', status: 502, summary: 'The source refused the connector\'s credentials (HTTP 401/403, or its token endpoint refused the client).' },
   source_unavailable: { kind: 'transient', status: 503, summary: 'The source could not be reached or answered with a temporary failure.' },
   record_invalid: { kind: 'input', status: 422, summary: 'A record does not match its unified schema (rejected, kept in the reject report).' },
   reference_unresolved: { kind: 'input', status: 422, summary: 'A record refers to another record that the source never supplied (rejected).' },
