@@ -347,7 +347,7 @@ export async function writePage(tx: IngestTx, ctx: WriteContext, records: Source
   } else if (sourceRows.length) {
     await tx.upsertSources(sourceRows);
   }
-  if (identifierWrites.length) await writePersonIdentifiersBatch(tx.knex, ctx.tenantId, ctx.connectorId, identifierWrites);
+  if (identifierWrites.length) await writePersonIdentifiersBatch(tx, ctx.tenantId, ctx.connectorId, identifierWrites);
   if (personsTouched.size) {
     await recomputePersons(tx, { tenantId: ctx.tenantId, runId: ctx.runId, at: ctx.at, cause: 'sync', precedence: ctx.identity?.precedence }, personsTouched);
   }

@@ -6,7 +6,7 @@
  *    source_records.refs, so that a merge or an unmerge moves exactly the records each source contributed.
  */
 import type { Knex } from 'knex';
-import type { IngestTx, ChangeRow, RecordRow } from './ports';
+import type { IngestTx, ChangeRow, PersonIdentifierRow, RecordRow } from './ports';
 import { mergeSources, type Precedence, type SourceView } from './merge';
 import { diffRecords } from './canonical';
 import { refFields } from '../core/schemas';
@@ -93,12 +93,11 @@ export function decideStrongLink(identifiers: Identifier[], strong: Set<string>,
   return { personId, rule: `exact:${[...systems].sort().join('+')}` };
 }
 
-/** Replaces the identifier index rows of many source persons at once. */
-export async function writePersonIdentifiersBatch(trx: Knex.Transaction, tenantId: string, connectorId: string, writes: { sourceId: string; personId: string; identifiers: Identifier[] }[]): Promise<void> {
+/** Replaces the identifier index rows of many source persons at once (prepared statements on SQLite). */
+export async function writePersonIdentifiersBatch(tx: IngestTx, tenantId: string, connectorId: string, writes: { sourceId: string; personId: string; identifiers: Identifier[] }[]): Promise<void> {
   for (let i = 0; i < writes.length; i += 500) {
     const part = writes.slice(i, i + 500);
-    await trx('person_identifiers').where({ tenant_id: tenantId, connector_id: connectorId }).whereIn('source_id', part.map((w) => w.sourceId)).delete();
-    const rows: Record<string, string>[] = [];
+    const rows: PersonIdentifierRow[] = [];
     for (const w of part) {
       const seen = new Set<string>();
       for (const id of w.identifiers) {
@@ -109,7 +108,7 @@ export async function writePersonIdentifiersBatch(trx: Knex.Transaction, tenantI
         rows.push({ tenant_id: tenantId, system, value: id.value.slice(0, 255), connector_id: connectorId, source_id: w.sourceId, person_id: w.personId });
       }
     }
-    for (let j = 0; j < rows.length; j += 150) await trx('person_identifiers').insert(rows.slice(j, j + 150));
+    await tx.replacePersonIdentifiers(tenantId, connectorId, part.map((w) => w.sourceId), rows);
   }
 }
 

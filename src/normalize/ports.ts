@@ -78,7 +78,19 @@ export interface IngestTx {
   markDeleted(tenantId: string, type: string, id: string, seq: number, at: string): Promise<void>;
   /** Reserves n sequence numbers for the tenant; returns the first. Serialises writers per tenant (row lock). */
   allocateSeq(tenantId: string, n: number): Promise<number>;
+  /** Deletes the identifier rows of these source persons and inserts `rows` (the persons' current identifiers). */
+  replacePersonIdentifiers(tenantId: string, connectorId: string, sourceIds: string[], rows: PersonIdentifierRow[]): Promise<void>;
 }
+
+export interface PersonIdentifierRow {
+  tenant_id: string;
+  system: string;
+  value: string;
+  connector_id: string;
+  source_id: string;
+  person_id: string;
+}
+const PI_COLS = ['tenant_id', 'system', 'value', 'connector_id', 'source_id', 'person_id'] as const;
 
 const SOURCE_COLS = ['tenant_id', 'connector_id', 'entity_type', 'source_id', 'unified_id', 'hash', 'raw', 'location', 'first_seen_at', 'last_seen_at', 'last_run_id', 'deleted_at', 'data', 'refs', 'match_state', 'match_rule', 'match_score'] as const;
 const RECORD_COLS = ['tenant_id', 'entity_type', 'id', 'data', 'created_seq', 'updated_seq', 'created_at', 'updated_at', 'deleted_at', 'provenance'] as const;
@@ -99,6 +111,8 @@ const SQL = {
   updateData: `update records set data = ?, updated_seq = ?, updated_at = ? where tenant_id = ? and entity_type = ? and id = ?`,
   markDeleted: `update records set deleted_at = ?, updated_seq = ?, updated_at = ? where tenant_id = ? and entity_type = ? and id = ?`,
   allocateSeq: `update tenant_sequences set last_seq = last_seq + ? where tenant_id = ? returning last_seq`,
+  deleteIdentifiers: `delete from person_identifiers where tenant_id = ? and connector_id = ? and source_id = ?`,
+  insertIdentifier: `insert into person_identifiers (${PI_COLS.join(',')}) values (${PI_COLS.map(() => '?').join(',')})`,
 };
 
 type Stmts = { [K in keyof typeof SQL]: BetterSqlite3.Statement };
@@ -176,6 +190,11 @@ class SqliteIngestTx implements IngestTx {
     const r = this.s.allocateSeq.get(n, tenantId) as { last_seq: number } | undefined;
     if (!r) throw new Error(`tenant ${tenantId} has no sequence row`);
     return Number(r.last_seq) - n + 1;
+  }
+
+  async replacePersonIdentifiers(tenantId: string, connectorId: string, sourceIds: string[], rows: PersonIdentifierRow[]) {
+    for (const id of sourceIds) this.s.deleteIdentifiers.run(tenantId, connectorId, id);
+    for (const r of rows) this.s.insertIdentifier.run(r.tenant_id, r.system, r.value, r.connector_id, r.source_id, r.person_id);
   }
 }
 
@@ -268,6 +287,13 @@ class PgIngestTx implements IngestTx {
     const row = r.rows[0] as { last_seq: string | number } | undefined;
     if (!row) throw new Error(`tenant ${tenantId} has no sequence row`);
     return Number(row.last_seq) - n + 1;
+  }
+
+  async replacePersonIdentifiers(tenantId: string, connectorId: string, sourceIds: string[], rows: PersonIdentifierRow[]) {
+    for (let i = 0; i < sourceIds.length; i += PG_CHUNK) {
+      await this.knex('person_identifiers').where({ tenant_id: tenantId, connector_id: connectorId }).whereIn('source_id', sourceIds.slice(i, i + PG_CHUNK)).delete();
+    }
+    for (let i = 0; i < rows.length; i += PG_CHUNK) await this.knex('person_identifiers').insert(rows.slice(i, i + PG_CHUNK));
   }
 }
 

@@ -7,6 +7,7 @@ import type { Knex } from 'knex';
 /**
  * On SQLite, tables keyed by a composite text key are created WITHOUT ROWID: the rows live in the key's B-tree
  * instead of a rowid table plus a separate key index — one B-tree less to write per record on the ingest path.
+ * That pays only for small rows: migration 010 turns the wide `source_records` and `records` back into rowid tables.
  */
 export async function createKeyedTable(knex: Knex, name: string, build: (t: Knex.CreateTableBuilder) => void): Promise<void> {
   const isSqlite = /sqlite/.test(String(knex.client.config.client));
