@@ -5,7 +5,9 @@
  * time. Keys are never logged; the key's `name` is (it is what `approve` records as the reviewer).
  *
  * Scopes: `roster.read` (entities), `runs.read` (connectors, runs, reject reports), `sync.run` (start and approve
- * runs), `admin` (everything, including raw rows in reject reports). A key also lists the tenants it may act on, or
+ * runs), `changes.read` (the change feed; diff values also need roster.read, and demographics.read for demographic and
+ * protected fields), `webhooks.manage` (webhook subscriptions and their delivery log), `audit.read` (the disclosure
+ * log), `admin` (everything, including raw rows in reject reports). A key also lists the tenants it may act on, or
  * ["*"]. A tenant the key may not see and a tenant that does not exist get the same 403, so keys cannot probe ids.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
@@ -14,7 +16,7 @@ import { HubError } from '../core/errors';
 import type { HubConfig } from '../types/unified.generated';
 import { isSecretRef, resolveSecret } from '../core/secrets';
 
-export const SCOPES = ['admin', 'roster.read', 'runs.read', 'sync.run', 'identity.manage', 'demographics.read'] as const;
+export const SCOPES = ['admin', 'roster.read', 'runs.read', 'sync.run', 'identity.manage', 'demographics.read', 'changes.read', 'webhooks.manage', 'audit.read'] as const;
 export type Scope = (typeof SCOPES)[number];
 
 export interface Principal {

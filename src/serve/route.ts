@@ -59,7 +59,7 @@ export interface RouteOptions {
 export function tenantRoute(
   router: Router,
   deps: AppDeps,
-  method: 'get' | 'post',
+  method: 'get' | 'post' | 'patch' | 'delete',
   pattern: string,
   opts: RouteOptions,
   handler: (ctx: TenantContext) => Promise<void>,
@@ -71,6 +71,7 @@ export function tenantRoute(
     const tenantId = String(req.params.tenant);
     const tenant = findTenant(deps.config.config, tenantId);
     if (!tenant || !canSeeTenant(principal, tenantId)) throw tenantForbidden();
+    res.locals.tenantId = tenant.id;
     checkQuery(req, opts.query ?? []);
     await handler({ req, res, principal, tenant, deps });
   });
