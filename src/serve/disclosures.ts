@@ -13,6 +13,7 @@
  *
  *   GET /tenants/:t/disclosures?personId=&recipient=&since=&limit=&cursor=   (scope audit.read), newest first
  */
+import { randomBytes } from 'node:crypto';
 import type { RequestHandler, Router } from 'express';
 import type { Knex } from 'knex';
 import type { Db } from '../store/db';
@@ -42,27 +43,46 @@ export interface DisclosureRow extends Disclosure {
   requestId?: string | null;
 }
 
-/** SQLite caps a multi-row insert at 500 rows (999 bindings on older builds): 3 columns x 300. */
-const PERSON_CHUNK = 300;
+/** Rows per multi-row insert (SQLite's bound-variable limit; knex caps SQLite inserts at 500 rows). */
+const CHUNK = 100;
+
+let lastMs = 0;
+let counter = 0;
 
 /**
- * Writes disclosures (one row each, their person ids batched) in the given transaction or a new one. Used by the
- * middleware (one at a time) and by the webhook dispatcher (a batch of deliveries at once).
+ * A disclosure id: `dsc_` + base-36 milliseconds (fixed width) + a per-process counter + random bits. Sorting by id
+ * is sorting by time (within a millisecond, by order of writing in a process), so the log pages on its id.
+ */
+export function newDisclosureId(now = Date.now()): string {
+  if (now === lastMs) counter++;
+  else {
+    lastMs = now;
+    counter = 0;
+  }
+  return `dsc_${now.toString(36).padStart(9, '0')}${counter.toString(36).padStart(4, '0')}${randomBytes(5).toString('hex')}`;
+}
+
+/**
+ * Writes disclosures (one row each, their person ids batched: two multi-row inserts for any number of rows) in the
+ * given transaction or a new one. Used by the middleware (one at a time) and by the webhook dispatcher (a batch).
  */
 export async function recordDisclosures(db: Db, rows: DisclosureRow[], trx?: Knex.Transaction): Promise<void> {
   if (!rows.length) return;
+  const at = nowIso();
+  const main: Record<string, unknown>[] = [];
+  const persons: { tenant_id: string; person_id: string; disclosure_id: string }[] = [];
+  for (const r of rows) {
+    const id = newDisclosureId();
+    const ids = [...new Set(r.personIds.map((p) => p.slice(0, 255)))];
+    main.push({
+      id, tenant_id: r.tenantId, at: r.at ?? at, recipient: r.recipient.slice(0, 200), channel: r.channel, route: r.route?.slice(0, 300) ?? null,
+      request_id: r.requestId?.slice(0, 64) ?? null, categories: JSON.stringify([...new Set(r.categories)].sort()), person_count: ids.length,
+    });
+    for (const p of ids) persons.push({ tenant_id: r.tenantId, person_id: p, disclosure_id: id });
+  }
   const write = async (k: Knex.Transaction) => {
-    const persons: { tenant_id: string; person_id: string; disclosure_id: number }[] = [];
-    for (const r of rows) {
-      const ids = [...new Set(r.personIds)];
-      const [ret] = (await k('disclosures').insert({
-        tenant_id: r.tenantId, at: r.at ?? nowIso(), recipient: r.recipient.slice(0, 200), channel: r.channel, route: r.route?.slice(0, 300) ?? null,
-        request_id: r.requestId ?? null, categories: JSON.stringify([...new Set(r.categories)].sort()), person_count: ids.length,
-      }).returning('id')) as ({ id: number | string } | number)[];
-      const id = Number(typeof ret === 'object' ? ret.id : ret);
-      for (const p of ids) persons.push({ tenant_id: r.tenantId, person_id: p.slice(0, 255), disclosure_id: id });
-    }
-    for (let i = 0; i < persons.length; i += PERSON_CHUNK) await k('disclosure_persons').insert(persons.slice(i, i + PERSON_CHUNK)).onConflict(['tenant_id', 'person_id', 'disclosure_id']).ignore();
+    for (let i = 0; i < main.length; i += CHUNK) await k('disclosures').insert(main.slice(i, i + CHUNK));
+    for (let i = 0; i < persons.length; i += CHUNK * 3) await k('disclosure_persons').insert(persons.slice(i, i + CHUNK * 3));
   };
   if (trx) await write(trx);
   else await db.knex.transaction(write);
@@ -108,7 +128,7 @@ export function disclosureRecorder(db: Db, log: Logger): DisclosureRecorder {
 }
 
 interface DisclosureDbRow {
-  id: number | string;
+  id: string;
   at: string;
   recipient: string;
   channel: string;
@@ -120,7 +140,7 @@ interface DisclosureDbRow {
 
 /** The disclosures of a tenant, newest first, with their person ids (for `hub disclosures` and the API). */
 export async function listDisclosures(
-  db: Db, tenantId: string, opts: { personId?: string; recipient?: string; since?: string; beforeId?: number; limit: number },
+  db: Db, tenantId: string, opts: { personId?: string; recipient?: string; since?: string; beforeId?: string; limit: number },
 ): Promise<(DisclosureDbRow & { personIds: string[] })[]> {
   const q = db.knex('disclosures as d').where('d.tenant_id', tenantId).orderBy('d.id', 'desc').limit(opts.limit)
     .select('d.id', 'd.at', 'd.recipient', 'd.channel', 'd.route', 'd.request_id', 'd.categories', 'd.person_count');
@@ -129,19 +149,19 @@ export async function listDisclosures(
   if (opts.since) q.where('d.at', '>=', opts.since);
   if (opts.beforeId !== undefined) q.where('d.id', '<', opts.beforeId);
   const rows = (await q) as DisclosureDbRow[];
-  const persons = new Map<number, string[]>();
-  const ids = rows.map((r) => Number(r.id));
+  const persons = new Map<string, string[]>();
+  const ids = rows.map((r) => r.id);
   for (let i = 0; i < ids.length; i += 500) {
     const ps = (await db.knex('disclosure_persons').where('tenant_id', tenantId).whereIn('disclosure_id', ids.slice(i, i + 500))
-      .select('disclosure_id', 'person_id').orderBy(['disclosure_id', 'person_id'])) as { disclosure_id: number | string; person_id: string }[];
-    for (const p of ps) (persons.get(Number(p.disclosure_id)) ?? persons.set(Number(p.disclosure_id), []).get(Number(p.disclosure_id))!).push(p.person_id);
+      .select('disclosure_id', 'person_id').orderBy(['disclosure_id', 'person_id'])) as { disclosure_id: string; person_id: string }[];
+    for (const p of ps) (persons.get(p.disclosure_id) ?? persons.set(p.disclosure_id, []).get(p.disclosure_id)!).push(p.person_id);
   }
-  return rows.map((r) => ({ ...r, personIds: persons.get(Number(r.id)) ?? [] }));
+  return rows.map((r) => ({ ...r, personIds: persons.get(r.id) ?? [] }));
 }
 
 export function disclosureView(r: DisclosureDbRow & { personIds: string[] }) {
   return {
-    id: Number(r.id), at: r.at, recipient: r.recipient, channel: r.channel, route: r.route ?? null, requestId: r.request_id ?? null,
+    id: r.id, at: r.at, recipient: r.recipient, channel: r.channel, route: r.route ?? null, requestId: r.request_id ?? null,
     categories: JSON.parse(r.categories) as string[], personCount: Number(r.person_count), personIds: r.personIds,
   };
 }
@@ -149,13 +169,13 @@ export function disclosureView(r: DisclosureDbRow & { personIds: string[] }) {
 export function disclosureRoutes(router: Router, deps: AppDeps): void {
   tenantRoute(router, deps, 'get', '/tenants/:tenant/disclosures', { scope: 'audit.read', query: ['personId', 'recipient', 'since', 'limit', 'cursor'] }, async ({ req, res, tenant }) => {
     const limit = parseLimit(queryString(req, 'limit'));
-    const beforeId = decodeCursor(queryString(req, 'cursor'), 'disclosures', 'number');
+    const beforeId = decodeCursor(queryString(req, 'cursor'), 'disclosures', 'string');
     const personId = queryString(req, 'personId');
     if (personId !== undefined && personId.length > 255) throw badRequest('personId', 'is longer than 255 characters');
     const recipient = queryString(req, 'recipient');
     if (recipient !== undefined && recipient.length > 200) throw badRequest('recipient', 'is longer than 200 characters');
     const since = parseSince(queryString(req, 'since'));
     const rows = await listDisclosures(deps.db, tenant.id, { personId, recipient, since, beforeId, limit: limit + 1 });
-    res.json(toPage(rows, limit, 'disclosures', (r) => Number(r.id), disclosureView));
+    res.json(toPage(rows, limit, 'disclosures', (r) => r.id, disclosureView));
   });
 }

@@ -315,12 +315,14 @@ export class WebhookDispatcher {
       for (const s of (await this.db.knex('webhook_subscriptions').where({ tenant_id: tid }).whereIn('id', ids)) as SubscriptionRow[]) subs.set(`${tid}/${s.id}`, s);
     }
     const results: { d: DeliveryRow; r: SendResult; at: number }[] = [];
+    // Secrets are decrypted once per subscription and batch, not per delivery.
+    const keys = new Map<string, Buffer[] | Error>();
     let next = 0;
     const worker = async () => {
       while (next < rows.length) {
         const d = rows[next++];
         const at = this.now();
-        results.push({ d, r: await this.sendOne(d, subs.get(`${d.tenant_id}/${d.subscription_id}`)), at });
+        results.push({ d, r: await this.sendOne(d, subs.get(`${d.tenant_id}/${d.subscription_id}`), keys), at });
       }
     };
     await Promise.all(Array.from({ length: Math.min(this.concurrency, rows.length) }, worker));
@@ -328,17 +330,21 @@ export class WebhookDispatcher {
     return rows.length;
   }
 
-  private async sendOne(d: DeliveryRow, s: SubscriptionRow | undefined): Promise<SendResult> {
+  private async sendOne(d: DeliveryRow, s: SubscriptionRow | undefined, cache: Map<string, Buffer[] | Error>): Promise<SendResult> {
     const fail = (errorClass: SendResult['errorClass'], msg: string): SendResult => ({ ok: false, statusCode: null, durationMs: 0, errorClass, errorMessage: msg, snippet: null });
     if (!s || !isEnabled(s)) return fail('disabled', 'the subscription is disabled or gone');
-    const tenant = this.tenant(d.tenant_id);
     const policy = this.policy(d.tenant_id);
-    let keys: Buffer[];
-    try {
-      keys = signingKeys(s, tenant, this.env, this.now());
-    } catch (e) {
-      return fail('secret_unavailable', (e as Error).message);
+    const cacheKey = `${s.tenant_id}/${s.id}`;
+    let keys = cache.get(cacheKey);
+    if (!keys) {
+      try {
+        keys = signingKeys(s, this.tenant(d.tenant_id), this.env, this.now());
+      } catch (e) {
+        keys = e as Error;
+      }
+      cache.set(cacheKey, keys);
     }
+    if (keys instanceof Error) return fail('secret_unavailable', keys.message);
     const ts = Math.floor(this.now() / 1000);
     return this.sender.send(s.url, d.body, {
       'webhook-id': d.id, 'webhook-timestamp': String(ts), 'webhook-signature': signatureHeader(keys, d.id, ts, d.body),

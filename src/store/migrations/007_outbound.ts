@@ -111,8 +111,9 @@ export async function up(knex: Knex): Promise<void> {
     t.index(['tenant_id', 'id']);
   });
 
+  // Ids are made by the writer (time-ordered text), so a batch of disclosures is one multi-row insert.
   await knex.schema.createTable('disclosures', (t) => {
-    t.bigIncrements('id');
+    t.string('id', 40).primary();
     t.string('tenant_id', 63).notNullable();
     t.string('at', 32).notNullable();
     t.string('recipient', 200).notNullable();
@@ -129,7 +130,7 @@ export async function up(knex: Knex): Promise<void> {
   await createKeyedTable(knex, 'disclosure_persons', (t) => {
     t.string('tenant_id', 63).notNullable();
     t.string('person_id', 255).notNullable();
-    t.bigInteger('disclosure_id').notNullable();
+    t.string('disclosure_id', 40).notNullable();
     t.primary(['tenant_id', 'person_id', 'disclosure_id']);
     t.index(['disclosure_id']);
   });
