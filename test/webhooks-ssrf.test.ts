@@ -8,6 +8,7 @@ import { checkTarget, classifyAddress, guardedLookup, parseTarget } from '../src
 import { newWebhookSecret, sign, signatureHeader, secretKey, verifySignature } from '../src/webhooks/signing';
 import { backoffMs } from '../src/webhooks/store';
 import { isHubError } from '../src/core/errors';
+import { validateConfig } from '../src/core/config';
 
 describe('address classes', () => {
   it.each([
@@ -126,5 +127,30 @@ describe('backoff', () => {
     expect([1, 2, 3, 4, 5].map((n) => backoffMs(p, n, () => 0.999999))).toEqual([999, 1999, 3999, 4999, 4999]);
     expect(backoffMs(p, 3, () => 0)).toBe(0);
     expect(backoffMs(p, 3, () => 0.5)).toBe(2000);
+  });
+});
+
+describe('webhooks in hub.config.json', () => {
+  const cfg = (webhooks: object) => ({ tenants: [{ id: 't1', name: 'One', webhooks }] });
+  const sub = { id: 'crm', url: 'https://93.184.216.34/hook', events: ['learner.updated'], secret: { $env: 'CRM_WEBHOOK_SECRET' } };
+  it('accepts a declared subscription with a secret reference', () => {
+    expect(() => validateConfig(cfg({ subscriptions: [sub] }))).not.toThrow();
+  });
+  it('refuses a literal secret, an unknown event type, a duplicate id, a private literal and credentials, naming the path', () => {
+    const problems = (w: object) => {
+      try {
+        validateConfig(cfg(w));
+        return [];
+      } catch (e) {
+        return (e as { details: { path: string; message: string }[] }).details;
+      }
+    };
+    expect(problems({ subscriptions: [{ ...sub, secret: 'whsec_abc' }] })[0].path).toBe('$.tenants[0].webhooks.subscriptions[0].secret');
+    expect(problems({ subscriptions: [{ ...sub, events: ['learner.deleted'] }] })[0].path).toBe('$.tenants[0].webhooks.subscriptions[0].events[0]');
+    expect(problems({ subscriptions: [sub, sub] })).toEqual([expect.objectContaining({ path: '$.tenants[0].webhooks.subscriptions[1].id' })]);
+    expect(problems({ subscriptions: [{ ...sub, url: 'http://169.254.169.254/x' }] })).toEqual([{ path: '$.tenants[0].webhooks.subscriptions[0].url', message: expect.stringMatching(/link-local/) }]);
+    expect(problems({ allowPrivateTargets: true, subscriptions: [{ ...sub, url: 'http://169.254.169.254/x' }] })).toEqual([]);
+    expect(problems({ subscriptions: [{ ...sub, url: 'https://a:b@93.184.216.34/' }] })[0].message).toMatch(/credentials/);
+    expect(problems({ operatorWebhook: 'http://10.0.0.1/ops' })[0].path).toBe('$.tenants[0].webhooks.operatorWebhook');
   });
 });
