@@ -13,6 +13,7 @@ import { tenantRoute, type AppDeps } from '../serve/route';
 import { EVENT_TYPES } from './model';
 import { listEvents, type StoredEvent } from './store';
 import { isIri } from './validate';
+import type { Disclosure } from '../serve/disclosures';
 
 const COLLECTION = 'learning-events';
 const SINCE = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2}))?$/;
@@ -46,6 +47,9 @@ export function learningEventRoutes(router: Router, deps: AppDeps): void {
     if (type !== undefined && !EVENT_TYPES[type]) throw badRequest('type', 'must be a Caliper event type, e.g. AssessmentEvent or GradeEvent');
     const since = parseSince(queryString(req, 'since'));
     const rows = await listEvents(deps.db, tenant.id, { actor, type, since, afterSeq, limit });
-    res.json(toPage(rows, limit, COLLECTION, (r) => Number(r.seq), eventItem));
+    const page = toPage(rows, limit, COLLECTION, (r) => Number(r.seq), eventItem);
+    // Learning activity about the actors. Until actors are resolved to persons, the actor IRI is the person id logged.
+    if (page.data.length) res.locals.disclosure = { channel: 'api', categories: ['learning_activity'], personIds: [...new Set(page.data.map((e) => e.meta.actorId))] } satisfies Disclosure;
+    res.json(page);
   });
 }

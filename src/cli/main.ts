@@ -23,6 +23,9 @@ import { buildApp, drainBackgroundRuns } from '../serve/app';
 import { generateDistrict } from '../generator/district';
 import { redactUrl } from '../store/db';
 import { PROJECT_ROOT } from '../core/paths';
+import { WebhookDispatcher } from '../webhooks/dispatcher';
+import { newWebhookSecret } from '../webhooks/signing';
+import { listDisclosures } from '../serve/disclosures';
 
 const interactive = !!process.stderr.isTTY && !process.env.CI;
 const out = (s = '') => process.stdout.write(`${s}\n`);
@@ -86,6 +89,9 @@ async function serve(hub: Hub, opts: { port?: number; host?: string; banner?: st
   const port = opts.port ?? Number(process.env.PORT ?? hub.config.config.server?.port ?? 3000);
   const host = opts.host ?? process.env.HOST ?? hub.config.config.server?.host ?? '127.0.0.1';
   const scheduler = startScheduler(deps);
+  // Webhook deliveries: safe to run in every process of a scaled-out deployment (leases in the database).
+  const dispatcher = new WebhookDispatcher({ db: hub.db, config: hub.config, log });
+  dispatcher.start();
   const server = app.listen(port, host);
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
@@ -97,6 +103,7 @@ async function serve(hub: Hub, opts: { port?: number; host?: string; banner?: st
     const stop = async () => {
       out('shutting down…');
       await scheduler.stop();
+      await dispatcher.stop();
       await drainBackgroundRuns(app, { abort: true });
       server.close(() => resolve());
     };
@@ -260,6 +267,34 @@ export function buildCli(): Command {
           out(`${c.padEnd(14)} ${fmt(v.total)} persons: linked ${pct(v.linked)}, review ${pct(v.review)}, new ${pct(v.new)}, manual ${pct(v.manual)}, provisional ${pct(v.provisional)}`);
         }
       });
+    });
+
+  program
+    .command('disclosures')
+    .description('the disclosure log: who received which categories of student data, newest first')
+    .option('-t, --tenant <id>')
+    .option('--person <id>', 'only disclosures about this person')
+    .option('--recipient <name>', 'only disclosures to this API key / client / webhook:<id>')
+    .option('-n, --limit <n>', 'how many', '50')
+    .action(async (o: { tenant?: string; person?: string; recipient?: string; limit: string }, cmd: Command) => {
+      await withHub(cmd, async (hub) => {
+        const tenantId = pickTenant(hub, o.tenant);
+        const rows = await listDisclosures(hub.db, tenantId, { personId: o.person, recipient: o.recipient, limit: Math.min(Number(o.limit) || 50, 1000) });
+        if (!rows.length) out(o.person ? `no disclosures about ${o.person}` : 'no disclosures');
+        for (const r of rows) {
+          const cats = (JSON.parse(r.categories) as string[]).join(',');
+          out(`${r.at}  ${r.recipient.padEnd(20)} ${r.channel.padEnd(8)} ${cats.padEnd(30)} ${fmt(Number(r.person_count))} person(s)  ${r.route ?? ''}${r.request_id ? `  [${r.request_id}]` : ''}`);
+        }
+      });
+    });
+
+  program
+    .command('webhooks')
+    .description('webhook tools')
+    .command('secret')
+    .description('print a new signing secret (whsec_<base64>) for a subscription declared in the configuration')
+    .action(() => {
+      out(newWebhookSecret());
     });
 
   program

@@ -10,6 +10,7 @@ import { ajv, ajvDetails, schemaId } from './schemas';
 import { isSecretRef, resolveSecret } from './secrets';
 import type { HubConfig } from '../types/unified.generated';
 import { getConnector, connectorTypes } from '../ingest/registry';
+import { parseTarget } from '../webhooks/ssrf';
 
 export type TenantConfig = HubConfig['tenants'][number];
 export type ConnectorConfig = NonNullable<TenantConfig['connectors']>[number];
@@ -86,6 +87,27 @@ export function validateConfig(json: unknown, file = '(inline)', baseDir = proce
         for (const p of impl.validateSettings(c.settings)) details.push({ path: `${at}.settings${p.path.replace(/^\$/, '')}`, message: p.message });
       }
     });
+  });
+  config.tenants.forEach((t, ti) => {
+    const seen = new Set<string>();
+    (t.webhooks?.subscriptions ?? []).forEach((w, wi) => {
+      const at = `$.tenants[${ti}].webhooks.subscriptions[${wi}]`;
+      if (seen.has(w.id)) details.push({ path: `${at}.id`, message: `duplicate webhook subscription id '${w.id}' in tenant '${t.id}'` });
+      seen.add(w.id);
+      // The static URL rules (scheme, credentials, IP literals); names are checked when resolved, at each delivery.
+      try {
+        parseTarget(w.url, t.webhooks?.allowPrivateTargets === true);
+      } catch (e) {
+        details.push({ path: `${at}.url`, message: (e as Error).message.replace(/^url: /, '') });
+      }
+    });
+    if (t.webhooks?.operatorWebhook) {
+      try {
+        parseTarget(t.webhooks.operatorWebhook, t.webhooks.allowPrivateTargets === true);
+      } catch (e) {
+        details.push({ path: `$.tenants[${ti}].webhooks.operatorWebhook`, message: (e as Error).message.replace(/^url: /, '') });
+      }
+    }
   });
   for (const [i, k] of (config.apiKeys ?? []).entries()) {
     for (const tid of k.tenants) if (tid !== '*' && !tenantIds.has(tid)) details.push({ path: `$.apiKeys[${i}].tenants`, message: `unknown tenant '${tid}'` });

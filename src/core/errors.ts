@@ -33,6 +33,8 @@ export const ERROR_CODES = {
   payload_too_large: { kind: 'input', status: 413, summary: "The request body is larger than the endpoint accepts (the tenant's caliper.maxPayloadBytes, 1 MB by default)." },
   unsupported_version: { kind: 'input', status: 422, summary: 'The Caliper envelope names a dataVersion the hub does not support (it supports Caliper 1.1 and 1.2).' },
   event_invalid: { kind: 'input', status: 400, summary: 'Every event and entity in the Caliper envelope failed validation, so nothing was stored; details name each problem by JSON path.' },
+  webhook_target_refused: { kind: 'input', status: 400, summary: 'A webhook URL is refused: not http(s), carries credentials, cannot be resolved, or resolves to a loopback, private, link-local, CGNAT, multicast or other non-public address (unless the tenant sets webhooks.allowPrivateTargets).' },
+  webhook_config_managed: { kind: 'input', status: 409, summary: 'The webhook subscription is declared in hub.config.json: change it there (the API may only enable or disable it).' },
   database_unavailable: { kind: 'transient', status: 503, summary: 'The database cannot be reached.' },
   unauthenticated: { kind: 'auth', status: 401, summary: 'No valid API key or bearer token was presented.' },
   forbidden: { kind: 'auth', status: 403, summary: 'The credential is valid but not allowed to do this (scope or tenant).' },

@@ -246,10 +246,15 @@ export async function runSync(deps: RuntimeDeps, opts: SyncOptions): Promise<Run
 
   const durationMs = Date.now() - t0;
   try {
-    await db.knex('runs').where({ id: runId }).update({
-      status, finished_at: nowIso(), duration_ms: durationMs, deleted_count: total.deleted,
-      streams: JSON.stringify(streams), review: review ? JSON.stringify(review) : null, error: error ? JSON.stringify(error.toJSON()) : null,
-      matching: matching ? JSON.stringify(matching) : null,
+    // The run's final status and its webhook event (sync.completed / sync.needs_review) commit together.
+    await db.knex.transaction(async (trx) => {
+      const finishedAt = nowIso();
+      await trx('runs').where({ id: runId }).update({
+        status, finished_at: finishedAt, duration_ms: durationMs, deleted_count: total.deleted,
+        streams: JSON.stringify(streams), review: review ? JSON.stringify(review) : null, error: error ? JSON.stringify(error.toJSON()) : null,
+        matching: matching ? JSON.stringify(matching) : null,
+      });
+      if (!dryRun) await addSyncEvent(trx, opts.tenantId, { runId, connectorId: opts.connectorId, status, counts: total, errorCode: error?.code ?? null }, finishedAt);
     });
   } finally {
     await releaseLock(db, opts.tenantId, opts.connectorId, runId);
@@ -259,6 +264,14 @@ export async function runSync(deps: RuntimeDeps, opts: SyncOptions): Promise<Run
     id: runId, tenantId: opts.tenantId, connectorId: opts.connectorId, status, dryRun, counts: total, streams, review, matching,
     error: error?.toJSON(), durationMs, rejects: reported,
   };
+}
+
+/**
+ * The webhook outbox row of a finished run (src/webhooks/): `sync.needs_review` for a sweep held back, else
+ * `sync.completed` with the status. Ids and counts only. Written in the caller's transaction, with the status.
+ */
+async function addSyncEvent(trx: import('knex').Knex.Transaction, tenantId: string, data: { runId: string; connectorId: string; status: RunStatus } & Record<string, unknown>, at: string): Promise<void> {
+  await trx('webhook_outbox').insert({ tenant_id: tenantId, event_type: data.status === 'needs_review' ? 'sync.needs_review' : 'sync.completed', data: JSON.stringify(data), at, fanned_out: false });
 }
 
 async function insertRejects(trx: import('knex').Knex.Transaction, tenantId: string, runId: string, stream: string, rejects: (Reject & { code: string })[]) {
@@ -342,7 +355,11 @@ export async function approveRun(deps: RuntimeDeps, tenantId: string, runId: str
   await acquireLock(db, tenantId, run.connector_id, runId);
   try {
     const deleted = await sweep(db, tenantId, run.connector_id, runId, review.types.map((t) => t.type), 'approved_sweep', findTenant(deps.config.config, tenantId)?.identity);
-    await db.knex('runs').where({ id: runId }).update({ status: 'succeeded', reviewed_by: by, reviewed_at: nowIso(), deleted_count: Number(run.deleted_count) + deleted });
+    await db.knex.transaction(async (trx) => {
+      const at = nowIso();
+      await trx('runs').where({ id: runId }).update({ status: 'succeeded', reviewed_by: by, reviewed_at: at, deleted_count: Number(run.deleted_count) + deleted });
+      await addSyncEvent(trx, tenantId, { runId, connectorId: run.connector_id, status: 'succeeded', approvedBy: by, deleted }, at);
+    });
   } finally {
     await releaseLock(db, tenantId, run.connector_id, runId);
   }

@@ -21,6 +21,9 @@ import { entityRoutes } from './entities';
 import { peopleRoutes } from './people';
 import { sessionKeys } from './sessions';
 import { caliperRouter, learningEventRoutes } from '../caliper';
+import { changeRoutes } from './changes';
+import { disclosureRecorder, disclosureRoutes, type DisclosureRecorder } from './disclosures';
+import { webhookRoutes } from '../webhooks/api';
 
 export interface BuildAppDeps {
   db: Db;
@@ -32,6 +35,12 @@ export interface BuildAppDeps {
 
 const HEALTH_TIMEOUT_MS = 2000;
 const backgroundOf = new WeakMap<express.Express, BackgroundRuns>();
+const disclosuresOf = new WeakMap<express.Express, DisclosureRecorder>();
+
+/** Waits until the disclosures of finished responses are written (they are written after the response). */
+export async function settleDisclosures(app: express.Express): Promise<void> {
+  await disclosuresOf.get(app)?.settle();
+}
 
 /**
  * Waits for the syncs started through this app's API; `abort: true` asks them to stop first (for shutdown).
@@ -39,6 +48,7 @@ const backgroundOf = new WeakMap<express.Express, BackgroundRuns>();
  */
 export async function drainBackgroundRuns(app: express.Express, opts: { abort?: boolean } = {}): Promise<void> {
   await backgroundOf.get(app)?.drain(opts);
+  await disclosuresOf.get(app)?.settle();
 }
 
 const securityHeaders: RequestHandler = (_req, res, next) => {
@@ -105,7 +115,10 @@ export function buildApp(deps: BuildAppDeps): express.Express {
   app.set('query parser', 'simple');
   app.set('json escape', true);
 
-  app.use(securityHeaders, requestLog(log));
+  // The disclosure log sees every response, whichever router sends student data (src/serve/disclosures.ts).
+  const disclosures = disclosureRecorder(deps.db, log);
+  disclosuresOf.set(app, disclosures);
+  app.use(securityHeaders, requestLog(log), disclosures);
 
   app.get('/healthz', async (_req, res) => {
     res.locals.route = '/healthz';
@@ -134,6 +147,9 @@ export function buildApp(deps: BuildAppDeps): express.Express {
   learnerRoutes(api, appDeps);
   peopleRoutes(api, appDeps);
   learningEventRoutes(api, appDeps);
+  changeRoutes(api, appDeps);
+  webhookRoutes(api, appDeps);
+  disclosureRoutes(api, appDeps);
 
   // Caliper sensors post to /caliper/:tenant with their own bearer tokens (src/caliper/README.md).
   app.use(caliperRouter(appDeps));

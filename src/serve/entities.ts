@@ -11,6 +11,8 @@ import { decodeCursor, parseLimit, toPage } from './pagination';
 import { queryBoolean, queryString } from './params';
 import { tenantRoute, type AppDeps } from './route';
 import { whereJsonField, type JsonFilterField } from './sql';
+import { categoriesOf, isStudentData } from '../core/categories';
+import type { Disclosure } from './disclosures';
 
 interface Collection {
   type: EntityType;
@@ -46,6 +48,22 @@ export function recordItem(r: RecordRow) {
   };
 }
 
+/**
+ * The disclosure of records of a type (none when the type is not student data): the entity's category plus the
+ * categories of the fields present, and the persons they are about (a person's own id, else its `personId`).
+ */
+export function recordsDisclosure(type: string, records: Record<string, unknown>[]): Disclosure | undefined {
+  if (!isStudentData(type) || !records.length) return undefined;
+  const categories = new Set<string>();
+  const personIds = new Set<string>();
+  for (const d of records) {
+    for (const c of categoriesOf(type, Object.keys(d).filter((k) => d[k] !== undefined && d[k] !== null))) categories.add(c);
+    const pid = type === 'person' ? d.id : d.personId;
+    if (typeof pid === 'string') personIds.add(pid);
+  }
+  return { channel: 'api', categories: [...categories], personIds: [...personIds] };
+}
+
 const notFound = () => new HubError('not_found', 'No record with that id exists for the tenant.', [{ path: 'id', message: 'not found' }]);
 
 export function entityRoutes(router: Router, deps: AppDeps): void {
@@ -64,14 +82,18 @@ export function entityRoutes(router: Router, deps: AppDeps): void {
         const v = queryString(req, f);
         if (v !== undefined) whereJsonField(db, q, f, v);
       }
-      res.json(toPage(await q, limit, name, (r: RecordRow) => r.id, recordItem));
+      const page = toPage(await q, limit, name, (r: RecordRow) => r.id, recordItem);
+      res.locals.disclosure = recordsDisclosure(coll.type, page.data.map((i) => i.data));
+      res.json(page);
     });
 
     tenantRoute(router, deps, 'get', `/tenants/:tenant/${name}/:id`, { scope: 'roster.read', query: ['includeDeleted'] }, async ({ req, res, tenant }) => {
       const includeDeleted = queryBoolean(req, 'includeDeleted') ?? false;
       const row = (await db.knex('records').select(RECORD_COLS).where({ tenant_id: tenant.id, entity_type: coll.type, id: String(req.params.id) }).first()) as RecordRow | undefined;
       if (!row || (row.deleted_at && !includeDeleted)) throw notFound();
-      res.json(recordItem(row));
+      const item = recordItem(row);
+      res.locals.disclosure = recordsDisclosure(coll.type, [item.data]);
+      res.json(item);
     });
   }
 
@@ -84,6 +106,7 @@ export function entityRoutes(router: Router, deps: AppDeps): void {
       .select('connector_id', 'source_id', 'location', 'first_seen_at', 'last_seen_at', 'deleted_at')
       .where({ tenant_id: tenant.id, entity_type: 'person', unified_id: id })
       .orderBy(['connector_id', 'source_id'])) as { connector_id: string; source_id: string; location: string | null; first_seen_at: string; last_seen_at: string; deleted_at: string | null }[];
+    res.locals.disclosure = { channel: 'api', categories: ['identity'], personIds: [id] } satisfies Disclosure;
     res.json({
       data: rows.map((r) => ({
         connectorId: r.connector_id, sourceId: r.source_id, location: r.location ?? null,

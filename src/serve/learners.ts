@@ -23,6 +23,8 @@ import type { IdentitySettings } from '../normalize/persons';
 import { foldSql, foldText } from '../store/db';
 import { whereJsonField } from './sql';
 import { requireLearner, visibleLearnerIds } from './access';
+import { categoriesOf } from '../core/categories';
+import type { Disclosure } from './disclosures';
 
 const badField = (path: string, message: string) => new HubError('bad_request', `${path}: ${message}`, [{ path, message }]);
 
@@ -64,10 +66,12 @@ export function learnerRoutes(router: Router, deps: AppDeps): void {
       });
     }
     const rows = (await query) as { id: string; data: string }[];
-    res.json(toPage(rows, limit, 'learners', (r) => r.id, (r) => {
+    const page = toPage(rows, limit, 'learners', (r) => r.id, (r) => {
       const d = JSON.parse(r.data) as Record<string, unknown>;
       return { id: r.id, givenName: d.givenName, familyName: d.familyName, preferredGivenName: d.preferredGivenName, grades: d.grades, identifiers: d.identifiers };
-    }));
+    });
+    if (page.data.length) res.locals.disclosure = { channel: 'api', categories: ['identity'], personIds: page.data.map((p) => p.id) } satisfies Disclosure;
+    res.json(page);
   });
 
   tenantRoute(router, deps, 'get', '/tenants/:tenant/learners/:id', { scope: 'roster.read', persons: true, query: ['asOf'] }, async ({ req, res, tenant, principal }) => {
@@ -119,10 +123,15 @@ export function learnerRoutes(router: Router, deps: AppDeps): void {
       sources: sources.map((s: Record<string, unknown>) => ({ connector: s.connector_id, sourceId: s.source_id, firstSeenAt: s.first_seen_at, lastSeenAt: s.last_seen_at, deletedAt: s.deleted_at ?? null, match: { state: s.match_state, rule: s.match_rule, score: s.match_score === null ? null : Number(s.match_score) } })),
       enrollments: { current, past }, roles,
     };
+    const categories = categoriesOf('person', Object.keys(person).filter((k) => person[k] !== undefined && person[k] !== null));
+    if (current.length || past.length || roles.length) categories.add('enrollment');
     if (hasScope(principal, 'demographics.read')) {
-      out.demographics = ((await db.knex('records').where({ tenant_id: tenant.id, entity_type: 'demographics' }).whereNull('deleted_at')
-        .whereRaw(db.dialect === 'pg' ? `(data::jsonb ->> 'personId') = ?` : `json_extract(data, '$.personId') = ?`, [id]).select('data')) as { data: string }[]).map((r) => JSON.parse(r.data));
+      const demographics = ((await db.knex('records').where({ tenant_id: tenant.id, entity_type: 'demographics' }).whereNull('deleted_at')
+        .whereRaw(db.dialect === 'pg' ? `(data::jsonb ->> 'personId') = ?` : `json_extract(data, '$.personId') = ?`, [id]).select('data')) as { data: string }[]).map((r) => JSON.parse(r.data) as Record<string, unknown>);
+      out.demographics = demographics;
+      if (demographics.length) categories.add('demographics');
     }
+    res.locals.disclosure = { channel: 'api', categories: [...categories], personIds: [id] } satisfies Disclosure;
     res.json({ data: out });
   });
 

@@ -77,6 +77,7 @@ export function tenantRoute(
     const tenantId = String(req.params.tenant);
     const tenant = findTenant(deps.config.config, tenantId);
     if (!tenant || !canSeeTenant(principal, tenantId)) throw tenantForbidden();
+    res.locals.tenantId = tenant.id;
     checkQuery(req, opts.query ?? []);
     await handler({ req, res, principal, tenant, deps });
   });

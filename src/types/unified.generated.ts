@@ -872,7 +872,7 @@ tenants: [string, ...(string)[]]
  * 
  * @minItems 1
  */
-scopes: [("admin" | "roster.read" | "runs.read" | "sync.run" | "identity.manage" | "demographics.read" | "protected.read" | "sessions.issue"), ...(("admin" | "roster.read" | "runs.read" | "sync.run" | "identity.manage" | "demographics.read" | "protected.read" | "sessions.issue"))[]]
+scopes: [("admin" | "roster.read" | "runs.read" | "sync.run" | "identity.manage" | "demographics.read" | "protected.read" | "sessions.issue" | "changes.read" | "webhooks.manage" | "audit.read"), ...(("admin" | "roster.read" | "runs.read" | "sync.run" | "identity.manage" | "demographics.read" | "protected.read" | "sessions.issue" | "changes.read" | "webhooks.manage" | "audit.read"))[]]
 })[]
 /**
  * @minItems 1
@@ -985,6 +985,75 @@ match?: boolean
 }
 }
 }
+/**
+ * Outbound webhooks (Standard Webhooks signatures). Subscriptions can also be managed through the API (scope webhooks.manage).
+ */
+webhooks?: {
+/**
+ * Allow subscription URLs on loopback, private, link-local, CGNAT and other non-public addresses (a receiver inside the district network). Off by default: such URLs are refused at creation and at every delivery.
+ */
+allowPrivateTargets?: boolean
+/**
+ * Subscriptions declared here (the API can enable/disable them, not change them).
+ */
+subscriptions?: {
+id: string
+url: string
+/**
+ * @minItems 1
+ */
+events: [("learner.updated" | "learner.merged" | "enrollment.changed" | "mastery.changed" | "plp.updated" | "sync.completed" | "sync.needs_review"), ...(("learner.updated" | "learner.merged" | "enrollment.changed" | "mastery.changed" | "plp.updated" | "sync.completed" | "sync.needs_review"))[]]
+description?: string
+enabled?: boolean
+/**
+ * The signing secret, whsec_<base64> (`hub webhooks secret` makes one).
+ */
+secret: ({
+/**
+ * Name of the environment variable holding the secret.
+ */
+$env: string
+} | {
+/**
+ * Encrypted with `hub secret encrypt` (AES-256-GCM, key from HUB_SECRET_KEY).
+ */
+$enc: string
+})
+}[]
+retry?: {
+/**
+ * Attempts before a delivery is dead-lettered.
+ */
+maxAttempts?: number
+/**
+ * Exponential backoff with full jitter: the wait before attempt n+1 is random in [0, min(max, base * 2^(n-1))].
+ */
+baseDelaySeconds?: number
+maxDelaySeconds?: number
+}
+/**
+ * Per delivery attempt.
+ */
+timeoutSeconds?: number
+/**
+ * After a secret rotation the old secret keeps signing (second signature) this long.
+ */
+secretOverlapHours?: number
+autoDisable?: {
+/**
+ * Disable a subscription after this many dead-lettered deliveries in a row.
+ */
+consecutiveDeadLetters?: number
+/**
+ * ...or when its deliveries have failed without a success for this long.
+ */
+failingForHours?: number
+}
+/**
+ * Optional URL that receives a JSON POST (unsigned, best effort) when a subscription is disabled automatically.
+ */
+operatorWebhook?: string
+}
 }, ...({
 id: string
 name: string
@@ -1092,6 +1161,75 @@ strongIdentifiers?: string[]
 match?: boolean
 }
 }
+}
+/**
+ * Outbound webhooks (Standard Webhooks signatures). Subscriptions can also be managed through the API (scope webhooks.manage).
+ */
+webhooks?: {
+/**
+ * Allow subscription URLs on loopback, private, link-local, CGNAT and other non-public addresses (a receiver inside the district network). Off by default: such URLs are refused at creation and at every delivery.
+ */
+allowPrivateTargets?: boolean
+/**
+ * Subscriptions declared here (the API can enable/disable them, not change them).
+ */
+subscriptions?: {
+id: string
+url: string
+/**
+ * @minItems 1
+ */
+events: [("learner.updated" | "learner.merged" | "enrollment.changed" | "mastery.changed" | "plp.updated" | "sync.completed" | "sync.needs_review"), ...(("learner.updated" | "learner.merged" | "enrollment.changed" | "mastery.changed" | "plp.updated" | "sync.completed" | "sync.needs_review"))[]]
+description?: string
+enabled?: boolean
+/**
+ * The signing secret, whsec_<base64> (`hub webhooks secret` makes one).
+ */
+secret: ({
+/**
+ * Name of the environment variable holding the secret.
+ */
+$env: string
+} | {
+/**
+ * Encrypted with `hub secret encrypt` (AES-256-GCM, key from HUB_SECRET_KEY).
+ */
+$enc: string
+})
+}[]
+retry?: {
+/**
+ * Attempts before a delivery is dead-lettered.
+ */
+maxAttempts?: number
+/**
+ * Exponential backoff with full jitter: the wait before attempt n+1 is random in [0, min(max, base * 2^(n-1))].
+ */
+baseDelaySeconds?: number
+maxDelaySeconds?: number
+}
+/**
+ * Per delivery attempt.
+ */
+timeoutSeconds?: number
+/**
+ * After a secret rotation the old secret keeps signing (second signature) this long.
+ */
+secretOverlapHours?: number
+autoDisable?: {
+/**
+ * Disable a subscription after this many dead-lettered deliveries in a row.
+ */
+consecutiveDeadLetters?: number
+/**
+ * ...or when its deliveries have failed without a success for this long.
+ */
+failingForHours?: number
+}
+/**
+ * Optional URL that receives a JSON POST (unsigned, best effort) when a subscription is disabled automatically.
+ */
+operatorWebhook?: string
 }
 })[]]
 }

@@ -3,6 +3,7 @@ import * as m001 from './001_foundation';
 import * as m002 from './002_identity';
 import * as m003 from './003_caliper';
 import * as m004 from './004_access';
+import * as m007 from './007_outbound';
 import * as m010 from './010_sqlite_rowid';
 
 interface Migration {
@@ -16,6 +17,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '002_identity': m002,
   '003_caliper': m003,
   '004_access': m004,
+  '007_outbound': m007,
   '010_sqlite_rowid': m010,
 };
 

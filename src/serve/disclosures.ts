@@ -1,0 +1,181 @@
+/**
+ * The disclosure log: who received which categories of student data, about whom, when (FERPA's record of
+ * disclosures). One `disclosures` row per response (or webhook delivery), the person ids in `disclosure_persons`
+ * keyed by person, so "who received data about this child" is one index range.
+ *
+ * Convention for every route that sends student data (here and in the other routers):
+ *
+ *   res.locals.disclosure = { channel: 'api', categories: ['identity', 'contact'], personIds: [...] };
+ *
+ * set before responding. The app-wide middleware (`disclosureRecorder`, mounted in app.ts before every router)
+ * records it when the response finishes with a 2xx, with `res.locals.principal.name` as the recipient. The write
+ * happens after the response and never fails it: an error is a warn line without student data.
+ *
+ *   GET /tenants/:t/disclosures?personId=&recipient=&since=&limit=&cursor=   (scope audit.read), newest first
+ */
+import { randomBytes } from 'node:crypto';
+import type { RequestHandler, Router } from 'express';
+import type { Knex } from 'knex';
+import type { Db } from '../store/db';
+import type { Logger } from '../core/logger';
+import { nowIso } from '../normalize/canonical';
+import { parseSince } from '../caliper/api';
+import { badRequest } from './errors';
+import { decodeCursor, parseLimit, toPage } from './pagination';
+import { queryString } from './params';
+import { tenantRoute, type AppDeps } from './route';
+
+export const DISCLOSURE_CHANNELS = ['api', 'oneroster', 'export', 'webhook', 'lti', 'feed'] as const;
+export type DisclosureChannel = (typeof DISCLOSURE_CHANNELS)[number];
+
+/** What a route sets on `res.locals.disclosure`. */
+export interface Disclosure {
+  channel: DisclosureChannel;
+  categories: string[];
+  personIds: string[];
+}
+
+export interface DisclosureRow extends Disclosure {
+  tenantId: string;
+  recipient: string;
+  at?: string;
+  route?: string | null;
+  requestId?: string | null;
+}
+
+/** Rows per multi-row insert (SQLite's bound-variable limit; knex caps SQLite inserts at 500 rows). */
+const CHUNK = 100;
+
+let lastMs = 0;
+let counter = 0;
+
+/**
+ * A disclosure id: `dsc_` + base-36 milliseconds (fixed width) + a per-process counter + random bits. Sorting by id
+ * is sorting by time (within a millisecond, by order of writing in a process), so the log pages on its id.
+ */
+export function newDisclosureId(now = Date.now()): string {
+  if (now === lastMs) counter++;
+  else {
+    lastMs = now;
+    counter = 0;
+  }
+  return `dsc_${now.toString(36).padStart(9, '0')}${counter.toString(36).padStart(4, '0')}${randomBytes(5).toString('hex')}`;
+}
+
+/**
+ * Writes disclosures (one row each, their person ids batched: two multi-row inserts for any number of rows) in the
+ * given transaction or a new one. Used by the middleware (one at a time) and by the webhook dispatcher (a batch).
+ */
+export async function recordDisclosures(db: Db, rows: DisclosureRow[], trx?: Knex.Transaction): Promise<void> {
+  if (!rows.length) return;
+  const at = nowIso();
+  const main: Record<string, unknown>[] = [];
+  const persons: { tenant_id: string; person_id: string; disclosure_id: string }[] = [];
+  for (const r of rows) {
+    const id = newDisclosureId();
+    const ids = [...new Set(r.personIds.map((p) => p.slice(0, 255)))];
+    main.push({
+      id, tenant_id: r.tenantId, at: r.at ?? at, recipient: r.recipient.slice(0, 200), channel: r.channel, route: r.route?.slice(0, 300) ?? null,
+      request_id: r.requestId?.slice(0, 64) ?? null, categories: JSON.stringify([...new Set(r.categories)].sort()), person_count: ids.length,
+    });
+    for (const p of ids) persons.push({ tenant_id: r.tenantId, person_id: p, disclosure_id: id });
+  }
+  const write = async (k: Knex.Transaction) => {
+    for (let i = 0; i < main.length; i += CHUNK) await k('disclosures').insert(main.slice(i, i + CHUNK));
+    for (let i = 0; i < persons.length; i += CHUNK * 3) await k('disclosure_persons').insert(persons.slice(i, i + CHUNK * 3));
+  };
+  if (trx) await write(trx);
+  else await db.knex.transaction(write);
+}
+
+/** Pending writes per recorder, so tests (and shutdown) can wait for them. */
+export interface DisclosureRecorder extends RequestHandler {
+  settle(): Promise<void>;
+}
+
+/**
+ * Records `res.locals.disclosure` on finish when the status is 2xx. The tenant is the route's `:tenant`
+ * (`res.locals.tenantId` when a router sets it, else `req.params.tenant`).
+ */
+export function disclosureRecorder(db: Db, log: Logger): DisclosureRecorder {
+  const pending = new Set<Promise<void>>();
+  const mw = ((req, res, next) => {
+    res.on('finish', () => {
+      const d = res.locals.disclosure as Disclosure | undefined;
+      if (!d || res.statusCode < 200 || res.statusCode >= 300) return;
+      const tenantId = (res.locals.tenantId as string | undefined) ?? (req.params as Record<string, string | undefined>).tenant;
+      const principal = res.locals.principal as { name?: string } | undefined;
+      if (!tenantId) {
+        log.warn({ reqId: res.locals.reqId, route: res.locals.route ?? null }, 'disclosure not recorded: the route has no tenant');
+        return;
+      }
+      const p = recordDisclosures(db, [{
+        tenantId, recipient: principal?.name ?? '(unauthenticated)', channel: d.channel, categories: d.categories, personIds: d.personIds,
+        route: (res.locals.route as string | undefined) ?? null, requestId: (res.locals.reqId as string | undefined) ?? null,
+      }]).catch((e: unknown) => {
+        // Never student data here: no ids, no categories' contents beyond the route.
+        log.warn({ reqId: res.locals.reqId, route: res.locals.route ?? null, code: (e as { code?: unknown }).code ?? null }, 'disclosure could not be recorded');
+      });
+      pending.add(p);
+      void p.finally(() => pending.delete(p));
+    });
+    next();
+  }) as DisclosureRecorder;
+  mw.settle = async () => {
+    while (pending.size) await Promise.allSettled([...pending]);
+  };
+  return mw;
+}
+
+interface DisclosureDbRow {
+  id: string;
+  at: string;
+  recipient: string;
+  channel: string;
+  route: string | null;
+  request_id: string | null;
+  categories: string;
+  person_count: number | string;
+}
+
+/** The disclosures of a tenant, newest first, with their person ids (for `hub disclosures` and the API). */
+export async function listDisclosures(
+  db: Db, tenantId: string, opts: { personId?: string; recipient?: string; since?: string; beforeId?: string; limit: number },
+): Promise<(DisclosureDbRow & { personIds: string[] })[]> {
+  const q = db.knex('disclosures as d').where('d.tenant_id', tenantId).orderBy('d.id', 'desc').limit(opts.limit)
+    .select('d.id', 'd.at', 'd.recipient', 'd.channel', 'd.route', 'd.request_id', 'd.categories', 'd.person_count');
+  if (opts.personId) q.whereIn('d.id', db.knex('disclosure_persons').select('disclosure_id').where({ tenant_id: tenantId, person_id: opts.personId }));
+  if (opts.recipient) q.where('d.recipient', opts.recipient);
+  if (opts.since) q.where('d.at', '>=', opts.since);
+  if (opts.beforeId !== undefined) q.where('d.id', '<', opts.beforeId);
+  const rows = (await q) as DisclosureDbRow[];
+  const persons = new Map<string, string[]>();
+  const ids = rows.map((r) => r.id);
+  for (let i = 0; i < ids.length; i += 500) {
+    const ps = (await db.knex('disclosure_persons').where('tenant_id', tenantId).whereIn('disclosure_id', ids.slice(i, i + 500))
+      .select('disclosure_id', 'person_id').orderBy(['disclosure_id', 'person_id'])) as { disclosure_id: string; person_id: string }[];
+    for (const p of ps) (persons.get(p.disclosure_id) ?? persons.set(p.disclosure_id, []).get(p.disclosure_id)!).push(p.person_id);
+  }
+  return rows.map((r) => ({ ...r, personIds: persons.get(r.id) ?? [] }));
+}
+
+export function disclosureView(r: DisclosureDbRow & { personIds: string[] }) {
+  return {
+    id: r.id, at: r.at, recipient: r.recipient, channel: r.channel, route: r.route ?? null, requestId: r.request_id ?? null,
+    categories: JSON.parse(r.categories) as string[], personCount: Number(r.person_count), personIds: r.personIds,
+  };
+}
+
+export function disclosureRoutes(router: Router, deps: AppDeps): void {
+  tenantRoute(router, deps, 'get', '/tenants/:tenant/disclosures', { scope: 'audit.read', query: ['personId', 'recipient', 'since', 'limit', 'cursor'] }, async ({ req, res, tenant }) => {
+    const limit = parseLimit(queryString(req, 'limit'));
+    const beforeId = decodeCursor(queryString(req, 'cursor'), 'disclosures', 'string');
+    const personId = queryString(req, 'personId');
+    if (personId !== undefined && personId.length > 255) throw badRequest('personId', 'is longer than 255 characters');
+    const recipient = queryString(req, 'recipient');
+    if (recipient !== undefined && recipient.length > 200) throw badRequest('recipient', 'is longer than 200 characters');
+    const since = parseSince(queryString(req, 'since'));
+    const rows = await listDisclosures(deps.db, tenant.id, { personId, recipient, since, beforeId, limit: limit + 1 });
+    res.json(toPage(rows, limit, 'disclosures', (r) => r.id, disclosureView));
+  });
+}
