@@ -19,6 +19,7 @@ import { runRoutes } from './runs';
 import { learnerRoutes } from './learners';
 import { entityRoutes } from './entities';
 import { caliperRouter, learningEventRoutes } from '../caliper';
+import { oneRosterRouter } from './oneroster';
 
 export interface BuildAppDeps {
   db: Db;
@@ -134,6 +135,8 @@ export function buildApp(deps: BuildAppDeps): express.Express {
 
   // Caliper sensors post to /caliper/:tenant with their own bearer tokens (src/caliper/README.md).
   app.use(caliperRouter(appDeps));
+  // OneRoster 1.2 provider: /ims/oneroster/... with OAuth 2.0 client credentials (src/serve/oneroster/).
+  app.use(oneRosterRouter({ db: deps.db, config: deps.config.config, log, env }));
   app.use(API_PREFIX, api);
   app.use(notFoundHandler);
   app.use(errorHandler(log));

@@ -14,7 +14,7 @@ import { HubError } from '../core/errors';
 import type { HubConfig } from '../types/unified.generated';
 import { isSecretRef, resolveSecret } from '../core/secrets';
 
-export const SCOPES = ['admin', 'roster.read', 'runs.read', 'sync.run', 'identity.manage', 'demographics.read'] as const;
+export const SCOPES = ['admin', 'roster.read', 'runs.read', 'sync.run', 'identity.manage', 'demographics.read', 'exports.run'] as const;
 export type Scope = (typeof SCOPES)[number];
 
 export interface Principal {

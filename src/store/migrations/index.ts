@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import * as m001 from './001_foundation';
 import * as m002 from './002_identity';
 import * as m003 from './003_caliper';
+import * as m008 from './008_oneroster_provider';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -13,6 +14,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '001_foundation': m001,
   '002_identity': m002,
   '003_caliper': m003,
+  '008_oneroster_provider': m008,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {
