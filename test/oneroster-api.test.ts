@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
 import request from 'supertest';
-import type express from 'express';
+import express from 'express';
 import Ajv from 'ajv';
 import addFormats from 'ajv-formats';
 import { SignJWT } from 'jose';
@@ -417,12 +417,13 @@ describeEachDb('OneRoster 1.2 provider', (t) => {
   test('disclosure: handlers that return student data name the client, the categories and the persons', async () => {
     const seen: unknown[] = [];
     const probe = buildApp({ db, config: config(), env: { OR_TEST_SECRET: SECRET.all } });
-    probe.use((_req, res, next) => next());
-    // The recording middleware is another feature's; here we read res.locals through a finish listener.
-    const appWithProbe = (req: express.Request, res: express.Response) => {
+    // The recording middleware is another feature's; here an outer app reads res.locals when the response ends.
+    const appWithProbe = express();
+    appWithProbe.use((_req, res, next) => {
       res.on('finish', () => seen.push({ principal: (res.locals.principal as { name?: string })?.name, disclosure: res.locals.disclosure }));
-      probe(req, res);
-    };
+      next();
+    });
+    appWithProbe.use(probe);
     await request(appWithProbe).get(`${R}/classes/${id('c1')}/students`).set('Authorization', `Bearer ${tokens.all}`);
     await request(appWithProbe).get(`${R}/users/${id('p0')}/classes`).set('Authorization', `Bearer ${tokens.all}`);
     await request(appWithProbe).get(`${R}/orgs`).set('Authorization', `Bearer ${tokens.all}`);

@@ -22,6 +22,8 @@ import { buildApp, drainBackgroundRuns } from '../serve/app';
 import { generateDistrict } from '../generator/district';
 import { redactUrl } from '../store/db';
 import { PROJECT_ROOT } from '../core/paths';
+import { exportOneRosterCsv } from '../serve/export/oneroster-csv';
+import { parseExportSince } from '../serve/export/routes';
 
 const interactive = !!process.stderr.isTTY && !process.env.CI;
 const out = (s = '') => process.stdout.write(`${s}\n`);
@@ -338,6 +340,37 @@ export function buildCli(): Command {
       } finally {
         await hub.close();
       }
+    });
+
+  program
+    .command('export')
+    .description('exports')
+    .command('oneroster')
+    .description('write a OneRoster 1.2 CSV zip of the tenant: bulk, or delta with --since-seq / --since')
+    .option('-t, --tenant <id>')
+    .requiredOption('-o, --out <file.zip>', 'the zip to write')
+    .option('--since-seq <n>', 'delta: records changed after this change-log sequence (the seq a previous export printed)')
+    .option('--since <date>', 'delta: records changed after this ISO 8601 date or date-time')
+    .action(async (o: { tenant?: string; out: string; sinceSeq?: string; since?: string }, cmd: Command) => {
+      await withHub(cmd, async (hub) => {
+        const tenantId = pickTenant(hub, o.tenant);
+        if (!findTenant(hub.config.config, tenantId)) throw new HubError('bad_request', `No tenant '${tenantId}' in the configuration.`);
+        const since = parseExportSince(o.sinceSeq, o.since);
+        const file = path.resolve(o.out);
+        const partial = `${file}.partial`;
+        const summary = await exportOneRosterCsv(hub.db, { tenantId, ...since }, fs.createWriteStream(partial)).catch((e) => {
+          fs.rmSync(partial, { force: true });
+          throw e;
+        });
+        fs.renameSync(partial, file);
+        out(`${file}: OneRoster 1.2 CSV ${summary.mode} export of ${tenantId}`);
+        for (const [f, v] of Object.entries(summary.files)) if (v.mode !== 'absent') out(`  ${(f + '.csv').padEnd(36)} ${fmt(v.rows)} rows`);
+        if (summary.skipped) {
+          out(`  left out: ${fmt(summary.skipped)} record(s) the binding cannot carry (first ${summary.skippedRecords.length}):`);
+          for (const s of summary.skippedRecords.slice(0, 20)) out(`    ${s.file} ${s.sourcedId}: ${s.reason}`);
+        }
+        out(`  next delta: hub export oneroster --tenant ${tenantId} --since-seq ${summary.seq} --out <file.zip>`);
+      });
     });
 
   program

@@ -20,6 +20,7 @@ import { learnerRoutes } from './learners';
 import { entityRoutes } from './entities';
 import { caliperRouter, learningEventRoutes } from '../caliper';
 import { oneRosterRouter } from './oneroster';
+import { exportRoutes } from './export/routes';
 
 export interface BuildAppDeps {
   db: Db;
@@ -132,6 +133,7 @@ export function buildApp(deps: BuildAppDeps): express.Express {
   entityRoutes(api, appDeps);
   learnerRoutes(api, appDeps);
   learningEventRoutes(api, appDeps);
+  exportRoutes(api, appDeps);
 
   // Caliper sensors post to /caliper/:tenant with their own bearer tokens (src/caliper/README.md).
   app.use(caliperRouter(appDeps));

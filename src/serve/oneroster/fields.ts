@@ -38,6 +38,14 @@ export function jsonText(d: Dialect, name: string, alias = 'r'): string {
   return d === 'pg' ? `(${alias}.data::jsonb ->> '${name}')` : `json_extract(${alias}.data, '$.${name}')`;
 }
 
+/**
+ * A column compared with a JSON expression. On SQLite a TEXT column gives the comparison TEXT affinity, and then the
+ * expression index (whose column has no affinity) cannot be used: unary `+` strips the column's affinity.
+ */
+export function bare(d: Dialect, col: string): string {
+  return d === 'pg' ? col : `+${col}`;
+}
+
 export const jsonField = (name: string, kind: Exclude<FieldKind, 'list' | 'custom'> = 'string'): FieldSpec => ({
   kind,
   expr: (d) => (kind === 'number' && d === 'pg' ? `(${jsonText(d, name)})::numeric` : jsonText(d, name)),

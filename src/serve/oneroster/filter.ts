@@ -182,14 +182,24 @@ function compilePredicate(d: Dialect, p: Predicate, spec: FieldSpec): Sql {
  */
 export function compileFilter(d: Dialect, ast: FilterAst, fields: Readonly<Record<string, FieldSpec>>): Sql {
   const bindings: unknown[] = [];
+  const specOf = (p: Predicate) => {
+    const spec = Object.prototype.hasOwnProperty.call(fields, p.field) ? fields[p.field] : undefined;
+    if (!spec) throw invalidFilter(`filter: at character ${p.at}: '${p.field}' is not a field that can be filtered here (known: ${Object.keys(fields).join(', ')})`);
+    return spec;
+  };
+  // Within an AND, plain comparisons first and subquery predicates (lists, roles, identifiers) last: SQLite
+  // evaluates the terms in order, so a cheap failing comparison spares the subquery.
+  const costly = (s: FieldSpec) => (s.kind === 'custom' || s.kind === 'list' ? 1 : 0);
   const ors = ast.or.map((and) =>
-    and.map((p) => {
-      const spec = Object.prototype.hasOwnProperty.call(fields, p.field) ? fields[p.field] : undefined;
-      if (!spec) throw invalidFilter(`filter: at character ${p.at}: '${p.field}' is not a field that can be filtered here (known: ${Object.keys(fields).join(', ')})`);
-      const s = compilePredicate(d, p, spec);
-      bindings.push(...s.bindings);
-      return `(${s.sql})`;
-    }).join(' and '),
+    and
+      .map((p) => ({ p, spec: specOf(p) }))
+      .sort((a, b) => costly(a.spec) - costly(b.spec))
+      .map(({ p, spec }) => {
+        const s = compilePredicate(d, p, spec);
+        bindings.push(...s.bindings);
+        return `(${s.sql})`;
+      })
+      .join(' and '),
   );
   return { sql: ors.length === 1 ? ors[0] : ors.map((s) => `(${s})`).join(' or '), bindings };
 }

@@ -7,7 +7,7 @@
  * (1.2), references are GUIDRefs `{href, sourcedId, type}` with an absolute href.
  */
 import type { Db, Dialect } from '../../store/db';
-import { column, jsonField, jsonText, listField, statusField, type FieldSpec, type Op, type Sql } from './fields';
+import { bare, column, jsonField, jsonText, listField, statusField, type FieldSpec, type Op, type Sql } from './fields';
 
 export interface RecordRow {
   id: string;
@@ -119,9 +119,18 @@ export function rowsOf(raw: unknown): Array<Record<string, unknown>> {
 // ---------------------------------------------------------------------------------------------------------------
 // Users: roles live in role records (1.2 roles model); `role` / `roles.role` filter through them.
 
+/**
+ * One demographics record per person (OneRoster keys demographics by the user's sourcedId): when several sources
+ * give one, the live, most recently updated record stands for the person and the others are not served.
+ */
+export function demographicsWinner(d: Dialect, alias = 'r'): string {
+  const pid = (a: string) => jsonText(d, 'personId', a);
+  return `not exists (select 1 from records y where y.tenant_id = ${alias}.tenant_id and y.entity_type = 'demographics' and ${pid('y')} = ${pid(alias)} and y.id <> ${alias}.id and y.deleted_at is null and (${alias}.deleted_at is not null or y.updated_at > ${alias}.updated_at or (y.updated_at = ${alias}.updated_at and y.id > ${alias}.id)))`;
+}
+
 /** EXISTS over the live role records of the row's person, with an extra condition on the role record `x`. */
 function roleExists(d: Dialect, cond: string): string {
-  return `exists (select 1 from records x where x.tenant_id = r.tenant_id and x.entity_type = 'role' and ${jsonText(d, 'personId', 'x')} = r.id and x.deleted_at is null and ${cond})`;
+  return `exists (select 1 from records x where x.tenant_id = r.tenant_id and x.entity_type = 'role' and ${jsonText(d, 'personId', 'x')} = ${bare(d, 'r.id')} and x.deleted_at is null and ${cond})`;
 }
 
 /** Users with a role: a live role record, or (sources without role records) the person's primaryRole. */

@@ -126,15 +126,16 @@ export async function listCollection(ctx: EngineContext, req: Request, res: Resp
   const fields = parseFields(req, type.selectable);
   const where: string[] = ['r.tenant_id = ?', `r.entity_type = '${type.entity}'`];
   const bindings: unknown[] = [ctx.tenantId];
-  for (const c of conds) {
-    where.push(`(${c.sql})`);
-    bindings.push(...c.bindings);
-  }
+  // The filter's plain comparisons before the view's conditions (often subqueries): SQLite evaluates in order.
   const filter = param(req, 'filter');
   if (filter !== undefined && filter !== '') {
     const f = filterSql(d, filter, type.fields);
     where.push(`(${f.sql})`);
     bindings.push(...f.bindings);
+  }
+  for (const c of conds) {
+    where.push(`(${c.sql})`);
+    bindings.push(...c.bindings);
   }
   const sort = param(req, 'sort');
   const orderBy = param(req, 'orderBy');

@@ -6,8 +6,8 @@
  * Paths use the spec's parameter names (`{classSourcedId}`); express patterns are derived from them.
  */
 import type { Dialect } from '../../store/db';
-import { jsonText, listHas, type Sql } from './fields';
-import { hasRoleSql, TYPES, type ResourceType, EMPTY_TYPES } from './model';
+import { bare, jsonText, listHas, type Sql } from './fields';
+import { demographicsWinner, hasRoleSql, TYPES, type ResourceType, EMPTY_TYPES } from './model';
 import { OR_SCOPES, type OneRosterScope } from './scopes';
 
 export type Params = Record<string, string>;
@@ -47,10 +47,10 @@ const live = (d: Dialect, type: string, cond: string, bindings: unknown[]): Sql 
 });
 /** The row (a person) has a live enrollment in class `classId` (with `role` when given). */
 const enrolledIn = (d: Dialect, classId: string, role?: string): Sql =>
-  live(d, 'enrollment', `${jsonText(d, 'personId', 'x')} = r.id and ${jsonText(d, 'classId', 'x')} = ?${role ? ` and ${jsonText(d, 'role', 'x')} = ?` : ''}`, role ? [classId, role] : [classId]);
+  live(d, 'enrollment', `${jsonText(d, 'personId', 'x')} = ${bare(d, 'r.id')} and ${jsonText(d, 'classId', 'x')} = ?${role ? ` and ${jsonText(d, 'role', 'x')} = ?` : ''}`, role ? [classId, role] : [classId]);
 /** The row (a class) has a live enrollment of person `personId` (with `role` when given). */
 const hasMember = (d: Dialect, personId: string, role?: string): Sql =>
-  live(d, 'enrollment', `${jsonText(d, 'classId', 'x')} = r.id and ${jsonText(d, 'personId', 'x')} = ?${role ? ` and ${jsonText(d, 'role', 'x')} = ?` : ''}`, role ? [personId, role] : [personId]);
+  live(d, 'enrollment', `${jsonText(d, 'classId', 'x')} = ${bare(d, 'r.id')} and ${jsonText(d, 'personId', 'x')} = ?${role ? ` and ${jsonText(d, 'role', 'x')} = ?` : ''}`, role ? [personId, role] : [personId]);
 
 const P = {
   class: (param = 'classSourcedId'): ParentCheck => ({ entity: 'class', param, label: 'class' }),
@@ -81,8 +81,8 @@ export const ROSTERING_ROUTES: ReadRoute[] = [
   r('/courses', CORE, 'list', course),
   r('/courses/{sourcedId}', CORE, 'single', course),
   r('/courses/{courseSourcedId}/classes', ROSTER, 'list', klass, { conds: (d, p) => [eq(d, 'courseId', p.courseSourcedId)], parents: [P.course()] }),
-  r('/demographics', DEMO, 'list', demographics),
-  r('/demographics/{sourcedId}', DEMO, 'single', demographics),
+  r('/demographics', DEMO, 'list', demographics, { conds: (d) => [{ sql: demographicsWinner(d), bindings: [] }] }),
+  r('/demographics/{sourcedId}', DEMO, 'single', demographics, { conds: (d) => [{ sql: demographicsWinner(d), bindings: [] }] }),
   r('/enrollments', CORE, 'list', enrollment),
   r('/enrollments/{sourcedId}', CORE, 'single', enrollment),
   r('/gradingPeriods', CORE, 'list', academicSession, { conds: typeIs('gradingPeriod') }),
@@ -140,7 +140,7 @@ export const GRADEBOOK_ROUTES: ReadRoute[] = [
   g('/categories', 'list', category),
   g('/categories/{sourcedId}', 'single', category),
   g('/classes/{classSourcedId}/categories', 'list', category, {
-    conds: (d, p) => [{ sql: `exists (select 1 from records x where x.tenant_id = r.tenant_id and x.entity_type = 'lineItem' and x.deleted_at is null and ${jsonText(d, 'classId', 'x')} = ? and ${jsonText(d, 'categoryId', 'x')} = r.id)`, bindings: [p.classSourcedId] }],
+    conds: (d, p) => [{ sql: `exists (select 1 from records x where x.tenant_id = r.tenant_id and x.entity_type = 'lineItem' and x.deleted_at is null and ${jsonText(d, 'classId', 'x')} = ? and ${jsonText(d, 'categoryId', 'x')} = ${bare(d, 'r.id')})`, bindings: [p.classSourcedId] }],
     parents: [P.class()],
   }),
   g('/classes/{classSourcedId}/lineItems', 'list', lineItem, { conds: (d, p) => [eq(d, 'classId', p.classSourcedId)], parents: [P.class()] }),
