@@ -355,8 +355,11 @@ describeEachDb('OneRoster 1.2 provider', (t) => {
     const created = await request(app).put(`${G}/lineItems/li-new-1`).set(auth).send(body);
     expect(created.status).toBe(201);
     expect(created.body.lineItem).toMatchObject({ sourcedId: 'li-new-1', title: 'Quiz 1', dueDate: '2025-10-08T12:00:00.000Z', school: { sourcedId: id('s1') } });
+    // Answers are cached per tenant sequence: the class's line items show the new one at once.
+    expect((await get(`${G}/classes/${id('c1')}/lineItems`)).body.lineItems.map((l: { sourcedId: string }) => l.sourcedId)).toContain('li-new-1');
     const again = await request(app).put(`${G}/lineItems/li-new-1`).set(auth).send({ lineItem: { ...body.lineItem, title: 'Quiz 1 (long title '.padEnd(300, 'x') + ')' } });
     expect(again.status).toBe(200);
+    expect((await get(`${G}/lineItems/li-new-1`)).body.lineItem.title).toMatch(/^Quiz 1 \(long title x+\)$/);
     // Extra credit is stored as sent.
     const res = await request(app).put(`${G}/results/res-new-1`).set(auth).send({ result: { lineItem: { sourcedId: 'li-new-1' }, student: { sourcedId: id('p1') }, scoreStatus: 'fully graded', score: 300, late: 'true' } });
     expect(res.status).toBe(201);

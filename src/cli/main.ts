@@ -309,6 +309,13 @@ export function buildCli(): Command {
           if (!fs.existsSync(keyFile)) fs.writeFileSync(keyFile, `demo_${randomBytes(18).toString('base64url')}\n`, { mode: 0o600 });
           process.env.HUB_API_KEY = fs.readFileSync(keyFile, 'utf8').trim();
         }
+        if (!process.env.HUB_ONEROSTER_SECRET) {
+          // The demo OneRoster client's secret, made once like the demo API key.
+          const secretFile = path.join(PROJECT_ROOT, '.hub/demo-oneroster-secret');
+          fs.mkdirSync(path.dirname(secretFile), { recursive: true });
+          if (!fs.existsSync(secretFile)) fs.writeFileSync(secretFile, `demo_or_${randomBytes(18).toString('base64url')}\n`, { mode: 0o600 });
+          process.env.HUB_ONEROSTER_SECRET = fs.readFileSync(secretFile, 'utf8').trim();
+        }
       }
       const hub = await openHub({ configFile, databaseUrl: g.database, log: cliLogger() });
       try {
@@ -333,6 +340,11 @@ export function buildCli(): Command {
             `  curl http://127.0.0.1:${port}/healthz`,
             `  curl -H "Authorization: Bearer $(cat .hub/demo-api-key)" http://127.0.0.1:${port}/api/v1/tenants/${tenant}/runs`,
             `  curl -H "Authorization: Bearer $(cat .hub/demo-api-key)" "http://127.0.0.1:${port}/api/v1/tenants/${tenant}/persons?limit=5"`,
+            '',
+            `OneRoster 1.2: client id demo-vendor, secret (stored in .hub/demo-oneroster-secret): ${process.env.HUB_ONEROSTER_SECRET}`,
+            `  TOKEN=$(curl -s -u demo-vendor:$(cat .hub/demo-oneroster-secret) -d grant_type=client_credentials http://127.0.0.1:${port}/ims/oneroster/token | sed 's/.*"access_token":"\\([^"]*\\)".*/\\1/')`,
+            `  curl -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:${port}/ims/oneroster/rostering/v1p2/students?limit=5"`,
+            `  curl -H "Authorization: Bearer $(cat .hub/demo-api-key)" -o demo-oneroster.zip http://127.0.0.1:${port}/api/v1/tenants/${tenant}/exports/oneroster`,
             'Stop with Ctrl-C.',
           );
         }

@@ -28,6 +28,8 @@ export interface BuildAppDeps {
   log?: Logger;
   /** Where `apiKeys[].key` secret references are read from (default process.env). */
   env?: NodeJS.ProcessEnv;
+  /** OneRoster provider options (the benchmark turns the answer cache off to measure the uncached path). */
+  oneroster?: { answerCache?: boolean };
 }
 
 const HEALTH_TIMEOUT_MS = 2000;
@@ -138,7 +140,7 @@ export function buildApp(deps: BuildAppDeps): express.Express {
   // Caliper sensors post to /caliper/:tenant with their own bearer tokens (src/caliper/README.md).
   app.use(caliperRouter(appDeps));
   // OneRoster 1.2 provider: /ims/oneroster/... with OAuth 2.0 client credentials (src/serve/oneroster/).
-  app.use(oneRosterRouter({ db: deps.db, config: deps.config.config, log, env }));
+  app.use(oneRosterRouter({ db: deps.db, config: deps.config.config, log, env, answerCache: deps.oneroster?.answerCache }));
   app.use(API_PREFIX, api);
   app.use(notFoundHandler);
   app.use(errorHandler(log));

@@ -19,7 +19,7 @@ import { bearer, loadOneRosterClients, orPrincipal, requireAnyScope, SigningKey,
 import { oneRosterErrorHandler, oneRosterNotFound, unknownObject } from './errors';
 import { READ_ROUTES, expressPath, serviceBase, type Params, type ReadRoute } from './routes';
 import { WRITE_ROUTES } from './write-routes';
-import { CountCache, checkParams, getSingle, listCollection, parseFields, type EngineContext } from './query';
+import { AnswerCache, CountCache, checkParams, getSingle, listCollection, parseFields, tenantSeq, type EngineContext } from './query';
 import { EMPTY_TYPES, rowsOf } from './model';
 import { DISCOVERY_FILES, discoveryDocument } from './discovery';
 
@@ -28,6 +28,13 @@ export interface OneRosterDeps {
   config: HubConfig;
   log: Logger;
   env: NodeJS.ProcessEnv;
+  /** Cache whole read answers while the tenant's data is unchanged (default true; the benchmark measures both). */
+  answerCache?: boolean;
+}
+
+/** JSON as express's `json escape` writes it (<, >, & escaped), so cached and computed answers are the same bytes. */
+function jsonBytes(body: unknown): Buffer {
+  return Buffer.from(JSON.stringify(body).replace(/[<>&]/g, (c) => (c === '<' ? '\\u003c' : c === '>' ? '\\u003e' : '\\u0026')), 'utf8');
 }
 
 export const ONEROSTER_PREFIX = '/ims/oneroster';
@@ -47,19 +54,27 @@ async function checkParents(ctx: EngineContext, route: ReadRoute, params: Params
   }
 }
 
-function readHandler(route: ReadRoute, db: Db, counts: CountCache) {
+function readHandler(route: ReadRoute, db: Db, counts: CountCache, answers: AnswerCache | undefined) {
   const pattern = `${serviceBase(route.service)}${route.path}`;
   return async (req: Request, res: Response) => {
     res.locals.route = pattern;
     const principal = orPrincipal(req);
     requireAnyScope(principal, route.scopes);
+    const seq = await tenantSeq(db, principal.tenantId);
+    const cacheKey = `${principal.tenantId}\u0000${origin(req)}\u0000${req.originalUrl}`;
+    const hit = answers?.get(cacheKey, seq);
+    if (hit) {
+      if (hit.disclosure) res.locals.disclosure = hit.disclosure;
+      res.set(hit.headers).type('application/json').send(hit.body);
+      return;
+    }
     const params: Params = {};
     for (const [k, v] of Object.entries(req.params)) {
       const s = String(v);
       if (s.length > MAX_ID_LENGTH) throw unknownObject(`No object with that ${k}.`);
       params[k] = s;
     }
-    const ctx: EngineContext = { db, tenantId: principal.tenantId, counts, base: `${origin(req)}${ONEROSTER_PREFIX}` };
+    const ctx: EngineContext = { db, tenantId: principal.tenantId, counts, base: `${origin(req)}${ONEROSTER_PREFIX}`, seq };
     await checkParents(ctx, route, params);
     let persons: string[] = [];
     if (typeof route.type === 'string') {
@@ -87,7 +102,14 @@ function readHandler(route: ReadRoute, db: Db, counts: CountCache) {
       for (const c of route.pathPerson.categories) categories.add(c);
     }
     if (personIds.size) res.locals.disclosure = { channel: 'oneroster', categories: [...categories], personIds: [...personIds] };
-    res.json(res.locals.orBody);
+    const body = jsonBytes(res.locals.orBody);
+    const headers: Record<string, string> = {};
+    for (const h of ['X-Total-Count', 'Link']) {
+      const v = res.get(h);
+      if (v !== undefined) headers[h] = v;
+    }
+    answers?.set(cacheKey, { seq, body, headers, disclosure: res.locals.disclosure });
+    res.type('application/json').send(body);
   };
 }
 
@@ -96,6 +118,7 @@ export function oneRosterRouter(deps: OneRosterDeps): Router {
   const key = new SigningKey(deps.db);
   const verifier = tokenVerifier(clients, key);
   const counts = new CountCache();
+  const answers = deps.answerCache === false ? undefined : new AnswerCache();
   const router = express.Router();
 
   router.use(tokenRouter(clients, key));
@@ -111,14 +134,14 @@ export function oneRosterRouter(deps: OneRosterDeps): Router {
     sub.get(`/discovery/${DISCOVERY_FILES[service]}`, discovery);
     sub.use(bearer(verifier));
     sub.use(express.json({ limit: '1mb', strict: true }));
-    for (const route of READ_ROUTES.filter((r) => r.service === service)) sub.get(expressPath(route.path), readHandler(route, deps.db, counts));
+    for (const route of READ_ROUTES.filter((r) => r.service === service)) sub.get(expressPath(route.path), readHandler(route, deps.db, counts, answers));
     if (service === 'gradebook') {
       for (const w of WRITE_ROUTES) {
         sub[w.method](expressPath(w.path), async (req, res) => {
           res.locals.route = `${base}${w.path}`;
           const principal = orPrincipal(req);
           requireAnyScope(principal, [w.scope]);
-          const engine: EngineContext = { db: deps.db, tenantId: principal.tenantId, counts, base: `${origin(req)}${ONEROSTER_PREFIX}` };
+          const engine: EngineContext = { db: deps.db, tenantId: principal.tenantId, counts, base: `${origin(req)}${ONEROSTER_PREFIX}`, seq: 0 };
           await w.handle({ req, res, db: deps.db, principal, engine });
         });
       }

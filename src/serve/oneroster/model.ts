@@ -92,7 +92,7 @@ export async function recordsByField(ctx: MapContext, type: string, field: strin
   for (let i = 0; i < values.length; i += 500) {
     const part = values.slice(i, i + 500);
     const rows = (await ctx.db.knex.raw(
-      `select r.id, r.data from records r where r.tenant_id = ? and r.entity_type = ? and ${jsonText(d, field)} in (${part.map(() => '?').join(',')}) and r.deleted_at is null order by r.id`,
+      `select r.id, r.data from records r where r.tenant_id = ? and r.entity_type = ? and ${jsonText(d, field)} in (${part.map(() => '?').join(',')}) and r.deleted_at is null`,
       [ctx.tenantId, type, ...part],
     )) as unknown;
     for (const r of rowsOf(rows)) out.push({ id: r.id as string, data: JSON.parse(r.data as string) as Json });

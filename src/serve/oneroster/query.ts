@@ -59,11 +59,15 @@ export function project(obj: Json, fields: string[] | undefined): Json {
   return out;
 }
 
+/** The tenant's change sequence: every write bumps it, so anything computed at one value is valid while it holds. */
+export async function tenantSeq(db: Db, tenantId: string): Promise<number> {
+  const row = (await db.knex('tenant_sequences').where({ tenant_id: tenantId }).first('last_seq')) as { last_seq: number | string } | undefined;
+  return Number(row?.last_seq ?? 0);
+}
+
 export class CountCache {
   private readonly entries = new Map<string, { seq: number; count: number }>();
-  async count(db: Db, tenantId: string, sql: string, bindings: unknown[]): Promise<number> {
-    const seqRow = (await db.knex('tenant_sequences').where({ tenant_id: tenantId }).first('last_seq')) as { last_seq: number | string } | undefined;
-    const seq = Number(seqRow?.last_seq ?? 0);
+  async count(db: Db, tenantId: string, sql: string, bindings: unknown[], seq: number): Promise<number> {
     const key = `${tenantId}\u0000${sql}\u0000${JSON.stringify(bindings)}`;
     const hit = this.entries.get(key);
     if (hit && hit.seq === seq) return hit.count;
@@ -80,6 +84,52 @@ export interface EngineContext {
   tenantId: string;
   counts: CountCache;
   base: string;
+  /** The tenant's change sequence read at the start of the request. */
+  seq: number;
+}
+
+/**
+ * Whole answers of read requests, per (tenant, origin, URL), valid while the tenant's change sequence is unchanged
+ * (so never stale: any write anywhere in the tenant invalidates them). Bounded by total bytes; oldest out first.
+ * The scope check runs before the cache is consulted, and the disclosure of a cached answer is recorded as for a
+ * computed one.
+ */
+export interface CachedAnswer {
+  seq: number;
+  body: Buffer;
+  headers: Record<string, string>;
+  disclosure?: unknown;
+}
+
+export class AnswerCache {
+  private readonly entries = new Map<string, CachedAnswer>();
+  private bytes = 0;
+  constructor(private readonly maxBytes = 32 * 1024 * 1024) {}
+
+  get(key: string, seq: number): CachedAnswer | undefined {
+    const hit = this.entries.get(key);
+    if (!hit) return undefined;
+    if (hit.seq === seq) return hit;
+    this.drop(key, hit);
+    return undefined;
+  }
+
+  set(key: string, answer: CachedAnswer): void {
+    if (answer.body.length > this.maxBytes / 16) return;
+    const old = this.entries.get(key);
+    if (old) this.drop(key, old);
+    while (this.bytes + answer.body.length > this.maxBytes && this.entries.size) {
+      const [k, v] = this.entries.entries().next().value as [string, CachedAnswer];
+      this.drop(k, v);
+    }
+    this.entries.set(key, answer);
+    this.bytes += answer.body.length;
+  }
+
+  private drop(key: string, v: CachedAnswer) {
+    this.entries.delete(key);
+    this.bytes -= v.body.length;
+  }
 }
 
 function toMapped(rows: RecordRow[]) {
@@ -150,7 +200,7 @@ export async function listCollection(ctx: EngineContext, req: Request, res: Resp
     order = `${spec.expr(d)} ${dir} nulls last, r.id asc`;
   } else if (type.idExpr) order = `${type.idExpr(d)} ${dir}, r.id asc`;
   const whereSql = where.join(' and ');
-  const total = await ctx.counts.count(ctx.db, ctx.tenantId, `select count(*) as n from records r where ${whereSql}`, bindings);
+  const total = await ctx.counts.count(ctx.db, ctx.tenantId, `select count(*) as n from records r where ${whereSql}`, bindings, ctx.seq);
   const rows = rowsOf(await ctx.db.knex.raw(`select r.id, r.data, r.updated_at, r.deleted_at from records r where ${whereSql} order by ${order} limit ? offset ?`, [...bindings, limit, offset] as never[])) as unknown as RecordRow[];
   const { items, persons } = await mapRows(ctx, type, rows);
   res.set('X-Total-Count', String(total));
