@@ -26,6 +26,8 @@ import { PROJECT_ROOT } from '../core/paths';
 import { WebhookDispatcher } from '../webhooks/dispatcher';
 import { newWebhookSecret } from '../webhooks/signing';
 import { listDisclosures } from '../serve/disclosures';
+import { exportOneRosterCsv } from '../serve/export/oneroster-csv';
+import { parseExportSince } from '../serve/export/routes';
 
 const interactive = !!process.stderr.isTTY && !process.env.CI;
 const out = (s = '') => process.stdout.write(`${s}\n`);
@@ -343,6 +345,13 @@ export function buildCli(): Command {
           if (!fs.existsSync(keyFile)) fs.writeFileSync(keyFile, `demo_${randomBytes(18).toString('base64url')}\n`, { mode: 0o600 });
           process.env.HUB_API_KEY = fs.readFileSync(keyFile, 'utf8').trim();
         }
+        if (!process.env.HUB_ONEROSTER_SECRET) {
+          // The demo OneRoster client's secret, made once like the demo API key.
+          const secretFile = path.join(PROJECT_ROOT, '.hub/demo-oneroster-secret');
+          fs.mkdirSync(path.dirname(secretFile), { recursive: true });
+          if (!fs.existsSync(secretFile)) fs.writeFileSync(secretFile, `demo_or_${randomBytes(18).toString('base64url')}\n`, { mode: 0o600 });
+          process.env.HUB_ONEROSTER_SECRET = fs.readFileSync(secretFile, 'utf8').trim();
+        }
       }
       const hub = await openHub({ configFile, databaseUrl: g.database, log: cliLogger() });
       try {
@@ -367,6 +376,11 @@ export function buildCli(): Command {
             `  curl http://127.0.0.1:${port}/healthz`,
             `  curl -H "Authorization: Bearer $(cat .hub/demo-api-key)" http://127.0.0.1:${port}/api/v1/tenants/${tenant}/runs`,
             `  curl -H "Authorization: Bearer $(cat .hub/demo-api-key)" "http://127.0.0.1:${port}/api/v1/tenants/${tenant}/persons?limit=5"`,
+            '',
+            `OneRoster 1.2: client id demo-vendor, secret (stored in .hub/demo-oneroster-secret): ${process.env.HUB_ONEROSTER_SECRET}`,
+            `  TOKEN=$(curl -s -u demo-vendor:$(cat .hub/demo-oneroster-secret) -d grant_type=client_credentials http://127.0.0.1:${port}/ims/oneroster/token | sed 's/.*"access_token":"\\([^"]*\\)".*/\\1/')`,
+            `  curl -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:${port}/ims/oneroster/rostering/v1p2/students?limit=5"`,
+            `  curl -H "Authorization: Bearer $(cat .hub/demo-api-key)" -o demo-oneroster.zip http://127.0.0.1:${port}/api/v1/tenants/${tenant}/exports/oneroster`,
             'Stop with Ctrl-C.',
           );
         }
@@ -374,6 +388,37 @@ export function buildCli(): Command {
       } finally {
         await hub.close();
       }
+    });
+
+  program
+    .command('export')
+    .description('exports')
+    .command('oneroster')
+    .description('write a OneRoster 1.2 CSV zip of the tenant: bulk, or delta with --since-seq / --since')
+    .option('-t, --tenant <id>')
+    .requiredOption('-o, --out <file.zip>', 'the zip to write')
+    .option('--since-seq <n>', 'delta: records changed after this change-log sequence (the seq a previous export printed)')
+    .option('--since <date>', 'delta: records changed after this ISO 8601 date or date-time')
+    .action(async (o: { tenant?: string; out: string; sinceSeq?: string; since?: string }, cmd: Command) => {
+      await withHub(cmd, async (hub) => {
+        const tenantId = pickTenant(hub, o.tenant);
+        if (!findTenant(hub.config.config, tenantId)) throw new HubError('bad_request', `No tenant '${tenantId}' in the configuration.`);
+        const since = parseExportSince(o.sinceSeq, o.since);
+        const file = path.resolve(o.out);
+        const partial = `${file}.partial`;
+        const summary = await exportOneRosterCsv(hub.db, { tenantId, ...since }, fs.createWriteStream(partial)).catch((e) => {
+          fs.rmSync(partial, { force: true });
+          throw e;
+        });
+        fs.renameSync(partial, file);
+        out(`${file}: OneRoster 1.2 CSV ${summary.mode} export of ${tenantId}`);
+        for (const [f, v] of Object.entries(summary.files)) if (v.mode !== 'absent') out(`  ${(f + '.csv').padEnd(36)} ${fmt(v.rows)} rows`);
+        if (summary.skipped) {
+          out(`  left out: ${fmt(summary.skipped)} record(s) the binding cannot carry (first ${summary.skippedRecords.length}):`);
+          for (const s of summary.skippedRecords.slice(0, 20)) out(`    ${s.file} ${s.sourcedId}: ${s.reason}`);
+        }
+        out(`  next delta: hub export oneroster --tenant ${tenantId} --since-seq ${summary.seq} --out <file.zip>`);
+      });
     });
 
   program

@@ -109,6 +109,14 @@ export function validateConfig(json: unknown, file = '(inline)', baseDir = proce
       }
     }
   });
+  const orClients = new Map<string, string>();
+  config.tenants.forEach((t, ti) => {
+    (t.oneroster?.clients ?? []).forEach((c, ci) => {
+      const other = orClients.get(c.clientId);
+      if (other) details.push({ path: `$.tenants[${ti}].oneroster.clients[${ci}].clientId`, message: `OneRoster client '${c.clientId}' is already configured at ${other} (client ids are unique across tenants: the token's client decides the tenant)` });
+      else orClients.set(c.clientId, `$.tenants[${ti}].oneroster.clients[${ci}]`);
+    });
+  });
   for (const [i, k] of (config.apiKeys ?? []).entries()) {
     for (const tid of k.tenants) if (tid !== '*' && !tenantIds.has(tid)) details.push({ path: `$.apiKeys[${i}].tenants`, message: `unknown tenant '${tid}'` });
   }

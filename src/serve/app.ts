@@ -24,6 +24,8 @@ import { caliperRouter, learningEventRoutes } from '../caliper';
 import { changeRoutes } from './changes';
 import { disclosureRecorder, disclosureRoutes, type DisclosureRecorder } from './disclosures';
 import { webhookRoutes } from '../webhooks/api';
+import { oneRosterRouter } from './oneroster';
+import { exportRoutes } from './export/routes';
 
 export interface BuildAppDeps {
   db: Db;
@@ -31,6 +33,8 @@ export interface BuildAppDeps {
   log?: Logger;
   /** Where `apiKeys[].key` secret references are read from (default process.env). */
   env?: NodeJS.ProcessEnv;
+  /** OneRoster provider options (the benchmark turns the answer cache off to measure the uncached path). */
+  oneroster?: { answerCache?: boolean };
 }
 
 const HEALTH_TIMEOUT_MS = 2000;
@@ -150,9 +154,12 @@ export function buildApp(deps: BuildAppDeps): express.Express {
   changeRoutes(api, appDeps);
   webhookRoutes(api, appDeps);
   disclosureRoutes(api, appDeps);
+  exportRoutes(api, appDeps);
 
   // Caliper sensors post to /caliper/:tenant with their own bearer tokens (src/caliper/README.md).
   app.use(caliperRouter(appDeps));
+  // OneRoster 1.2 provider: /ims/oneroster/... with OAuth 2.0 client credentials (src/serve/oneroster/).
+  app.use(oneRosterRouter({ db: deps.db, config: deps.config.config, log, env, answerCache: deps.oneroster?.answerCache }));
   app.use(API_PREFIX, api);
   app.use(notFoundHandler);
   app.use(errorHandler(log));

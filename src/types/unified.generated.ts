@@ -872,7 +872,7 @@ tenants: [string, ...(string)[]]
  * 
  * @minItems 1
  */
-scopes: [("admin" | "roster.read" | "runs.read" | "sync.run" | "identity.manage" | "demographics.read" | "protected.read" | "sessions.issue" | "changes.read" | "webhooks.manage" | "audit.read"), ...(("admin" | "roster.read" | "runs.read" | "sync.run" | "identity.manage" | "demographics.read" | "protected.read" | "sessions.issue" | "changes.read" | "webhooks.manage" | "audit.read"))[]]
+scopes: [("admin" | "roster.read" | "runs.read" | "sync.run" | "identity.manage" | "demographics.read" | "protected.read" | "sessions.issue" | "changes.read" | "webhooks.manage" | "audit.read" | "exports.run"), ...(("admin" | "roster.read" | "runs.read" | "sync.run" | "identity.manage" | "demographics.read" | "protected.read" | "sessions.issue" | "changes.read" | "webhooks.manage" | "audit.read" | "exports.run"))[]]
 })[]
 /**
  * @minItems 1
@@ -1054,6 +1054,53 @@ failingForHours?: number
  */
 operatorWebhook?: string
 }
+/**
+ * The OneRoster 1.2 provider (/ims/oneroster/...): OAuth 2.0 client-credentials clients of this tenant. A client's access token only ever sees this tenant's data.
+ */
+oneroster?: {
+clients?: (({
+[k: string]: unknown
+} | {
+[k: string]: unknown
+}) & {
+/**
+ * The OAuth client_id; unique across all tenants (the token's client decides the tenant).
+ */
+clientId: string
+/**
+ * Who the client is (a vendor, an app), for people.
+ */
+name?: string
+/**
+ * The client secret, as a secret reference (never literal).
+ */
+secret?: ({
+/**
+ * Name of the environment variable holding the secret.
+ */
+$env: string
+} | {
+/**
+ * Encrypted with `hub secret encrypt` (AES-256-GCM, key from HUB_SECRET_KEY).
+ */
+$enc: string
+})
+/**
+ * Or: hex SHA-256 of the client secret.
+ */
+sha256?: string
+/**
+ * The OneRoster 1.2 scopes the client may ask for.
+ * 
+ * @minItems 1
+ */
+scopes: [("https://purl.imsglobal.org/spec/or/v1p2/scope/roster-core.readonly" | "https://purl.imsglobal.org/spec/or/v1p2/scope/roster.readonly" | "https://purl.imsglobal.org/spec/or/v1p2/scope/roster-demographics.readonly" | "https://purl.imsglobal.org/spec/or/v1p2/scope/gradebook.readonly" | "https://purl.imsglobal.org/spec/or/v1p2/scope/gradebook.createput" | "https://purl.imsglobal.org/spec/or/v1p2/scope/gradebook.delete" | "https://purl.imsglobal.org/spec/or/v1p2/scope/resource.readonly"), ...(("https://purl.imsglobal.org/spec/or/v1p2/scope/roster-core.readonly" | "https://purl.imsglobal.org/spec/or/v1p2/scope/roster.readonly" | "https://purl.imsglobal.org/spec/or/v1p2/scope/roster-demographics.readonly" | "https://purl.imsglobal.org/spec/or/v1p2/scope/gradebook.readonly" | "https://purl.imsglobal.org/spec/or/v1p2/scope/gradebook.createput" | "https://purl.imsglobal.org/spec/or/v1p2/scope/gradebook.delete" | "https://purl.imsglobal.org/spec/or/v1p2/scope/resource.readonly"))[]]
+})[]
+/**
+ * Lifetime of the access tokens issued to this tenant's clients.
+ */
+tokenLifetimeSeconds?: number
+}
 }, ...({
 id: string
 name: string
@@ -1230,6 +1277,53 @@ failingForHours?: number
  * Optional URL that receives a JSON POST (unsigned, best effort) when a subscription is disabled automatically.
  */
 operatorWebhook?: string
+}
+/**
+ * The OneRoster 1.2 provider (/ims/oneroster/...): OAuth 2.0 client-credentials clients of this tenant. A client's access token only ever sees this tenant's data.
+ */
+oneroster?: {
+clients?: (({
+[k: string]: unknown
+} | {
+[k: string]: unknown
+}) & {
+/**
+ * The OAuth client_id; unique across all tenants (the token's client decides the tenant).
+ */
+clientId: string
+/**
+ * Who the client is (a vendor, an app), for people.
+ */
+name?: string
+/**
+ * The client secret, as a secret reference (never literal).
+ */
+secret?: ({
+/**
+ * Name of the environment variable holding the secret.
+ */
+$env: string
+} | {
+/**
+ * Encrypted with `hub secret encrypt` (AES-256-GCM, key from HUB_SECRET_KEY).
+ */
+$enc: string
+})
+/**
+ * Or: hex SHA-256 of the client secret.
+ */
+sha256?: string
+/**
+ * The OneRoster 1.2 scopes the client may ask for.
+ * 
+ * @minItems 1
+ */
+scopes: [("https://purl.imsglobal.org/spec/or/v1p2/scope/roster-core.readonly" | "https://purl.imsglobal.org/spec/or/v1p2/scope/roster.readonly" | "https://purl.imsglobal.org/spec/or/v1p2/scope/roster-demographics.readonly" | "https://purl.imsglobal.org/spec/or/v1p2/scope/gradebook.readonly" | "https://purl.imsglobal.org/spec/or/v1p2/scope/gradebook.createput" | "https://purl.imsglobal.org/spec/or/v1p2/scope/gradebook.delete" | "https://purl.imsglobal.org/spec/or/v1p2/scope/resource.readonly"), ...(("https://purl.imsglobal.org/spec/or/v1p2/scope/roster-core.readonly" | "https://purl.imsglobal.org/spec/or/v1p2/scope/roster.readonly" | "https://purl.imsglobal.org/spec/or/v1p2/scope/roster-demographics.readonly" | "https://purl.imsglobal.org/spec/or/v1p2/scope/gradebook.readonly" | "https://purl.imsglobal.org/spec/or/v1p2/scope/gradebook.createput" | "https://purl.imsglobal.org/spec/or/v1p2/scope/gradebook.delete" | "https://purl.imsglobal.org/spec/or/v1p2/scope/resource.readonly"))[]]
+})[]
+/**
+ * Lifetime of the access tokens issued to this tenant's clients.
+ */
+tokenLifetimeSeconds?: number
 }
 })[]]
 }

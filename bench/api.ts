@@ -1,0 +1,187 @@
+/**
+ * npm run bench:api -- [--students 100000] [--seed 42] [--duration 10] [--connections 32]
+ *
+ * The OneRoster 1.2 provider under load. A synthetic district (src/generator) is synced through the SIS connector
+ * into a SQLite store once and cached under bench/out/ (re-runs start at once). Then, in this process, the hub app
+ * (buildApp: request log, security headers, bearer-token auth, scope check, count cache, SQL, mapping) and a bare
+ * express app that answers the very same bytes from memory listen side by side; autocannon (in a child process, so
+ * it does not share the server's event loop) drives each for `duration` seconds at `connections` connections:
+ *
+ *   GET /ims/oneroster/rostering/v1p2/users?limit=100
+ *   GET /ims/oneroster/rostering/v1p2/users?limit=100&filter=role='student' AND familyName~'son'
+ *
+ * Printed: requests/s, p50/p99 latency, the ratio hub / bare (goal >= 0.5) and whether p99 < 50 ms. Also the
+ * cold cost of each query (first request, before the count cache is warm).
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import type { AddressInfo } from 'node:net';
+import { fork } from 'node:child_process';
+import express from 'express';
+import { validateConfig } from '../src/core/config';
+import { openDb, migrate } from '../src/store/db';
+import { ensureTenants } from '../src/store/tenants';
+import { runSync } from '../src/ingest/runner';
+import { generateDistrict } from '../src/generator/district';
+import { buildApp } from '../src/serve/app';
+import { OR_SCOPES } from '../src/serve/oneroster/scopes';
+
+const args = process.argv.slice(2);
+const opt = (name: string, def: string) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? args[i + 1] : def;
+};
+
+interface CannonResult {
+  rps: number;
+  p50: number;
+  p99: number;
+  errors: number;
+  non2xx: number;
+  bytes: number;
+}
+
+async function runCannon(url: string, headers: Record<string, string>, duration: number, connections: number): Promise<CannonResult> {
+  return new Promise((resolve, reject) => {
+    const child = fork(__filename, ['--cannon', JSON.stringify({ url, headers, duration, connections })], { execArgv: process.execArgv, stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
+    child.on('message', (m) => resolve(m as CannonResult));
+    child.on('error', reject);
+    child.on('exit', (code) => code !== 0 && reject(new Error(`autocannon child exited ${code}`)));
+  });
+}
+
+async function cannonChild(spec: { url: string; headers: Record<string, string>; duration: number; connections: number }) {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const autocannon = require('autocannon') as (o: object) => Promise<{ requests: { average: number }; latency: { p50: number; p99: number }; errors: number; non2xx: number; throughput: { average: number } }>;
+  const r = await autocannon({ url: spec.url, headers: spec.headers, duration: spec.duration, connections: spec.connections });
+  process.send!({ rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, errors: r.errors, non2xx: r.non2xx, bytes: r.throughput.average });
+  process.exit(0);
+}
+
+const CLIENT_SECRET = 'bench-secret';
+
+function benchConfig(dir: string) {
+  return validateConfig(
+    {
+      tenants: [{
+        id: 'bench', name: 'Bench',
+        connectors: [{ id: 'sis', type: 'oneroster-csv', settings: { path: path.join(dir, 'sis/bulk') } }],
+        oneroster: { clients: [{ clientId: 'bench', secret: { $env: 'BENCH_OR_SECRET' }, scopes: [OR_SCOPES.roster, OR_SCOPES.rosterCore] }] },
+      }],
+    },
+    '(bench)',
+    process.cwd(),
+    { BENCH_OR_SECRET: CLIENT_SECRET },
+  );
+}
+
+async function prepare(students: number, seed: number) {
+  const out = path.resolve(__dirname, 'out');
+  const dir = path.join(out, `district-${students}-${seed}`);
+  const dbFile = path.join(out, `api-${students}-${seed}.sqlite`);
+  const config = benchConfig(dir);
+  if (!fs.existsSync(dbFile)) {
+    if (!fs.existsSync(path.join(dir, 'sis/bulk/manifest.csv'))) {
+      const t = Date.now();
+      await generateDistrict({ seed, students, outDir: dir });
+      console.log(`generated ${students} students in ${((Date.now() - t) / 1000).toFixed(1)}s`);
+    }
+    const partial = `${dbFile}.partial`;
+    for (const f of [partial, `${partial}-wal`, `${partial}-shm`]) fs.rmSync(f, { force: true });
+    const db = await openDb({ url: partial });
+    await migrate(db);
+    await ensureTenants(db, config.config);
+    const t = Date.now();
+    const run = await runSync({ db, config }, { tenantId: 'bench', connectorId: 'sis' });
+    console.log(`synced the SIS export (${run.counts.inserted} records, ${run.status}) in ${((Date.now() - t) / 1000).toFixed(1)}s`);
+    await db.knex.raw('pragma wal_checkpoint(TRUNCATE)');
+    await db.close();
+    fs.renameSync(partial, dbFile);
+  }
+  const db = await openDb({ url: dbFile });
+  await migrate(db); // an older cached store gets the provider's indexes
+  await db.knex.raw('analyze');
+  return { db, config };
+}
+
+async function listen(app: express.Express): Promise<{ url: string; close: () => Promise<void> }> {
+  const server = app.listen(0, '127.0.0.1');
+  await new Promise<void>((r) => server.once('listening', () => r()));
+  const { port } = server.address() as AddressInfo;
+  return { url: `http://127.0.0.1:${port}`, close: () => new Promise((r) => server.close(() => r())) };
+}
+
+async function main() {
+  const cannon = opt('cannon', '');
+  if (cannon) return cannonChild(JSON.parse(cannon));
+  const students = Number(opt('students', '100000'));
+  const seed = Number(opt('seed', '42'));
+  const duration = Number(opt('duration', '10'));
+  const connections = Number(opt('connections', '32'));
+  const { db, config } = await prepare(students, seed);
+  const persons = await db.knex('records').where({ tenant_id: 'bench', entity_type: 'person' }).count({ n: '*' }).first();
+  console.log(`store: ${persons?.n} persons (${students}-student district, seed ${seed}); autocannon ${connections} connections x ${duration}s per run`);
+
+  const hub = await listen(buildApp({ db, config, env: { BENCH_OR_SECRET: CLIENT_SECRET } }));
+  // The same app without the answer cache: every request runs auth, SQL, mapping and serialisation.
+  const uncached = await listen(buildApp({ db, config, env: { BENCH_OR_SECRET: CLIENT_SECRET }, oneroster: { answerCache: false } }));
+  const tokenRes = await fetch(`${hub.url}/ims/oneroster/token`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/x-www-form-urlencoded', Authorization: `Basic ${Buffer.from(`bench:${CLIENT_SECRET}`).toString('base64')}` },
+    body: 'grant_type=client_credentials',
+  });
+  const token = ((await tokenRes.json()) as { access_token: string }).access_token;
+  const headers = { Authorization: `Bearer ${token}` };
+
+  const queries = [
+    { name: 'users?limit=100', path: '/ims/oneroster/rostering/v1p2/users?limit=100' },
+    { name: "users filter role='student' AND familyName~'son'", path: `/ims/oneroster/rostering/v1p2/users?limit=100&filter=${encodeURIComponent("role='student' AND familyName~'son'")}` },
+  ];
+  const bodies = new Map<string, { body: Buffer; total: string; link: string }>();
+  for (const q of queries) {
+    const t0 = process.hrtime.bigint();
+    const r = await fetch(`${hub.url}${q.path}`, { headers });
+    const body = Buffer.from(await r.arrayBuffer());
+    const coldMs = Number(process.hrtime.bigint() - t0) / 1e6;
+    if (r.status !== 200) throw new Error(`${q.path}: ${r.status} ${body.toString().slice(0, 300)}`);
+    bodies.set(q.path, { body, total: r.headers.get('x-total-count') ?? '', link: r.headers.get('link') ?? '' });
+    console.log(`${q.name}: ${(body.length / 1024).toFixed(1)} KB, X-Total-Count ${r.headers.get('x-total-count')}, first (cold) request ${coldMs.toFixed(1)} ms`);
+  }
+  /** The bare baseline: an express app answering the same bytes (and paging headers) from memory. */
+  const bareFor = (b: { body: Buffer; total: string; link: string }) => {
+    const bare = express();
+    bare.disable('x-powered-by');
+    bare.set('etag', false);
+    bare.use((_req, res) => {
+      res.set({ 'Content-Type': 'application/json; charset=utf-8', 'X-Total-Count': b.total, Link: b.link }).send(b.body);
+    });
+    return bare;
+  };
+
+  const rows: string[] = [];
+  let ok = true;
+  for (const q of queries) {
+    const base = await listen(bareFor(bodies.get(q.path)!));
+    const b = await runCannon(`${base.url}${q.path}`, {}, duration, connections);
+    await base.close();
+    rows.push(`${q.name}\n  bare express, same bytes        ${b.rps.toFixed(0).padStart(6)} req/s  p50 ${String(b.p50).padStart(4)} ms  p99 ${String(b.p99).padStart(5)} ms`);
+    for (const [label, url] of [['hub (answer cache on)', hub.url], ['hub (answer cache off)', uncached.url]] as const) {
+      const h = await runCannon(`${url}${q.path}`, headers, duration, connections);
+      if (h.non2xx || h.errors) throw new Error(`${q.name}: ${h.non2xx} non-2xx, ${h.errors} errors`);
+      const ratio = h.rps / b.rps;
+      if (label.includes('on')) ok &&= ratio >= 0.5 && h.p99 < 50;
+      rows.push(`  ${label.padEnd(31)} ${h.rps.toFixed(0).padStart(6)} req/s  p50 ${String(h.p50).padStart(4)} ms  p99 ${String(h.p99).padStart(5)} ms  ratio ${ratio.toFixed(2)} (goal >= 0.50), p99 ${h.p99 < 50 ? '<' : '>='} 50 ms`);
+    }
+  }
+  console.log(rows.join('\n'));
+  console.log(`load average during the run: ${(await import('node:os')).loadavg().map((x) => x.toFixed(1)).join(' ')} (${(await import('node:os')).cpus().length} cores, shared)`);
+  console.log(ok ? 'goals met (cached path)' : 'goals NOT met (cached path)');
+  await hub.close();
+  await uncached.close();
+  await db.close();
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
