@@ -872,7 +872,7 @@ tenants: [string, ...(string)[]]
  * 
  * @minItems 1
  */
-scopes: [("admin" | "roster.read" | "runs.read" | "sync.run" | "identity.manage" | "demographics.read" | "protected.read" | "sessions.issue"), ...(("admin" | "roster.read" | "runs.read" | "sync.run" | "identity.manage" | "demographics.read" | "protected.read" | "sessions.issue"))[]]
+scopes: [("admin" | "roster.read" | "runs.read" | "sync.run" | "identity.manage" | "demographics.read" | "protected.read" | "sessions.issue" | "plp.write"), ...(("admin" | "roster.read" | "runs.read" | "sync.run" | "identity.manage" | "demographics.read" | "protected.read" | "sessions.issue" | "plp.write"))[]]
 })[]
 /**
  * @minItems 1
