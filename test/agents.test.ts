@@ -62,8 +62,10 @@ describeEachDb('guardian links from OneRoster agents', (t) => {
     const out = new Set<string>();
     for (const u of rows) {
       for (const a of (u.agentSourcedIds ?? '').split(',').map((s) => s.trim()).filter(Boolean)) {
-        const [g, l] = role.has(a) ? [a, u.sourcedId] : role.has(u.sourcedId) ? [u.sourcedId, a] : [];
-        if (g && unified.has(g) && unified.has(l)) out.add(`${unified.get(g)}>${unified.get(l)}:${role.get(g)}:sis`);
+        const pair = role.has(a) ? [a, u.sourcedId] : role.has(u.sourcedId) ? [u.sourcedId, a] : undefined;
+        if (!pair) continue;
+        const [g, l] = pair;
+        if (unified.has(g) && unified.has(l)) out.add(`${unified.get(g)}>${unified.get(l)}:${role.get(g)}:sis`);
       }
     }
     return [...out].sort();
