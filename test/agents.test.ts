@@ -14,6 +14,7 @@ import { ensureTenants } from '../src/store/tenants';
 import { runSync } from '../src/ingest/runner';
 import { generateDistrict } from '../src/generator/district';
 import { buildApp } from '../src/serve/app';
+import { resolveAgents } from '../src/normalize/agents';
 import type { Db } from '../src/store/db';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hub-agents-'));
@@ -23,7 +24,9 @@ type Row = Record<string, string>;
 let users: Row[];
 let roles: Row[];
 
-function writeCsv(file: string, rows: Row[]): void {
+/** Writes users.csv back, without the generator's two deliberately malformed rows (re-quoting would repair them). */
+function writeCsv(file: string, all: Row[]): void {
+  const rows = all.filter((r) => !r.sourcedId.startsWith('sis-stu-x'));
   const header = Object.keys(rows[0]);
   const q = (v: string) => `"${v.replace(/"/g, '""')}"`;
   fs.writeFileSync(file, [header.map(q).join(','), ...rows.map((r) => header.map((h) => q(r[h] ?? '')).join(','))].join('\r\n') + '\r\n');
@@ -99,10 +102,15 @@ describeEachDb('guardian links from OneRoster agents', (t) => {
   it('is idempotent: a second run of the same export changes no person and no link', async () => {
     const before = await links();
     const seq = Number(((await db.knex('tenant_sequences').where({ tenant_id: 'd1' }).first('last_seq')) as { last_seq: number }).last_seq);
-    const r = await runSync({ db, config: config(path.join(district, 'sis/bulk')) }, { tenantId: 'd1', connectorId: 'sis' });
+    // The same export rewritten byte-differently (every cell quoted), so users.csv is read again, not skipped.
+    writeCsv(path.join(edited, 'users.csv'), users);
+    const r = await runSync({ db, config: config(edited) }, { tenantId: 'd1', connectorId: 'sis' });
     expect(r.status).toBe('succeeded');
+    expect(r.streams.find((x) => x.stream === 'users')).toMatchObject({ mode: 'full', counts: expect.objectContaining({ read: users.length - 2 }) });
+    expect(r.streams.find((x) => x.stream === 'users')!.skipped).toBeUndefined();
     expect(r.counts.updated).toBe(0);
     expect(await links()).toEqual(before);
+    expect(await resolveAgents(db, { tenantId: 'd1', connectorId: 'sis', runId: r.id })).toEqual({ completed: 0, unresolved: 0, linksAdded: 0, linksRemoved: 0 });
     const n = (await db.knex('change_log').where({ tenant_id: 'd1', entity_type: 'person' }).where('seq', '>', seq).count({ n: '*' }).first()) as { n: number | string };
     expect(Number(n.n)).toBe(0);
   });
@@ -138,5 +146,18 @@ describeEachDb('guardian links from OneRoster agents', (t) => {
     const mine = await request(app).get(`/api/v1/tenants/d1/learners/${unified.get(child.sourcedId)}/plp`).set('Authorization', `Bearer ${tok}`);
     expect(mine.status).toBe(200);
     expect((await request(app).get(`/api/v1/tenants/d1/learners/${s}/plp`).set('Authorization', `Bearer ${tok}`)).status).toBe(404);
+  });
+
+  it('an agent the source never supplied is reported, and the person is kept with the agents that exist', async () => {
+    const student = users.find((u) => u.sourcedId.startsWith('sis-stu-') && u.agentSourcedIds)!;
+    const rows = users.map((u) => (u.sourcedId === student.sourcedId ? { ...u, agentSourcedIds: `${u.agentSourcedIds},sis-gua-nobody` } : u));
+    writeCsv(path.join(edited, 'users.csv'), rows);
+    const r = await runSync({ db, config: config(edited) }, { tenantId: 'd1', connectorId: 'sis' });
+    expect(r.status).toBe('succeeded');
+    const rejects = (await db.knex('run_rejects').where({ run_id: r.id, field: 'agentIds' })) as { code: string; reason: string; location: string }[];
+    expect(rejects).toEqual([expect.objectContaining({ code: 'reference_unresolved', location: `person ${student.sourcedId}` })]);
+    expect(rejects[0].reason).toMatch(/sis-gua-nobody/);
+    expect((await person(unified.get(student.sourcedId)!)).agentIds).toEqual([unified.get(student.agentSourcedIds)]);
+    expect(await links('sis')).toEqual(expected(rows));
   });
 });
