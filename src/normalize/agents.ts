@@ -46,9 +46,10 @@ export async function resolveAgents(db: Db, opts: { tenantId: string; connectorI
   const fields = refFields('person').filter((r) => r.deferred && r.target === 'person').map((r) => r.field);
   if (!fields.length) return stats;
   const { tenantId, connectorId, runId } = opts;
-  const rows = (await db.knex('source_records').where({ tenant_id: tenantId, connector_id: connectorId, entity_type: 'person' }).whereNull('deleted_at')
-    .select('source_id', 'unified_id', 'data', 'refs')) as SourceRow[];
-  const unifiedOf = new Map(rows.map((r) => [r.source_id, r.unified_id]));
+  const live = () => db.knex('source_records').where({ tenant_id: tenantId, connector_id: connectorId, entity_type: 'person' }).whereNull('deleted_at');
+  const unifiedOf = new Map(((await live().select('source_id', 'unified_id')) as SourceRow[]).map((r) => [r.source_id, r.unified_id]));
+  // Only rows with deferred references carry `refs` (persons have no other use for the column).
+  const rows = (await live().whereNotNull('refs').select('source_id', 'unified_id', 'data', 'refs')) as SourceRow[];
 
   // 1. Complete the deferred lists.
   const rewrites: { sourceId: string; unifiedId: string; data: string; hash: string }[] = [];
