@@ -288,7 +288,7 @@ describe('read(): 1.2 bulk', () => {
         sourceId: 'stu-1', location: 'users.csv:2',
         data: {
           givenName: 'Zoë', familyName: 'Lindqvist', middleName: 'Åsa', preferredGivenName: 'Zo', pronouns: 'she/her', username: 'zoe.lindqvist',
-          email: 'zoe.lindqvist@example.org', enabledUser: true, grades: ['06'], primaryOrgId: 'sch-2',
+          email: 'zoe.lindqvist@example.org', enabledUser: true, grades: ['06'], primaryOrgId: 'sch-2', agentIds: ['par-1'],
           identifiers: [
             { system: 'LDAP', value: 'zlindqvist' }, { system: 'state', value: 'ST-100234' }, { system: 'identifier', value: 'S100234' },
             { system: 'userMasterIdentifier', value: 'MI-100234' },

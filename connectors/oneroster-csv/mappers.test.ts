@@ -189,7 +189,7 @@ describe('mapUser', () => {
         data: {
           givenName: 'Ana', familyName: 'Kowalska', middleName: 'Maria', preferredGivenName: 'Ania', preferredMiddleName: 'M',
           preferredFamilyName: 'K', pronouns: 'she/her', username: 'ana.k', email: 'a@example.org', sms: '+1555', phone: '555',
-          enabledUser: true, grades: ['06'], primaryOrgId: 'sch-1',
+          enabledUser: true, grades: ['06'], primaryOrgId: 'sch-1', agentIds: ['p1'],
           identifiers: [
             { system: 'LDAP', value: 'ak' }, { system: 'state', value: 'ST-1' }, { system: 'identifier', value: 'S-1' },
             { system: 'userMasterIdentifier', value: 'M-1' },

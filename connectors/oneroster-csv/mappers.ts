@@ -382,6 +382,9 @@ function buildPerson(row: Row, ctx: RowContext): Record<string, unknown> {
   // 1.1 carries one role on the user row; 1.2 moved roles to roles.csv (the primary one is a role record there).
   if (ctx.version === '1.1') put(data, 'primaryRole', cell(row, 'role'));
   put(data, 'primaryOrgId', cell(row, 'primaryOrgSourcedId'));
+  // agentSourcedIds: a student's parents/guardians/relatives, a guardian's children (resolved at the end of the run).
+  const agents = list(row, 'agentSourcedIds');
+  if (agents) put(data, 'agentIds', dedupe(agents));
   data.identifiers = identifiers;
   return data;
 }

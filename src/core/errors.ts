@@ -39,6 +39,8 @@ export const ERROR_CODES = {
   unauthenticated: { kind: 'auth', status: 401, summary: 'No valid API key or bearer token was presented.' },
   forbidden: { kind: 'auth', status: 403, summary: 'The credential is valid but not allowed to do this (scope or tenant).' },
   not_found: { kind: 'input', status: 404, summary: 'The resource does not exist (or is not visible to this credential).' },
+  version_conflict: { kind: 'input', status: 409, summary: 'The entry was changed since the version the edit was based on (If-Match); nothing was applied.' },
+  precondition_required: { kind: 'input', status: 428, summary: 'The edit does not say which version it was based on (If-Match header or version field).' },
   bad_request: { kind: 'input', status: 400, summary: 'The request is malformed (query parameter, cursor, body).' },
   internal_error: { kind: 'system', status: 500, summary: 'An unexpected error inside the hub; the log has the details (never student data).' },
 } as const satisfies Record<string, { kind: ErrorKind; status: number; summary: string }>;

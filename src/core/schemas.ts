@@ -32,6 +32,7 @@ export function ajv(): Ajv {
   addFormats(a);
   a.addKeyword({ keyword: 'x-ref', schemaType: 'string' });
   a.addKeyword({ keyword: 'x-category', schemaType: 'string' });
+  a.addKeyword({ keyword: 'x-ref-deferred', schemaType: 'boolean' });
   a.addKeyword({ keyword: 'x-entity', schemaType: 'string' });
   for (const file of listJson(SCHEMAS_DIR)) {
     const schema = JSON.parse(fs.readFileSync(file, 'utf8')) as { $id?: string };
@@ -65,6 +66,12 @@ export interface RefField {
   target: EntityType;
   many: boolean;
   required: boolean;
+  /**
+   * `x-ref-deferred` on a list reference: items the page cannot resolve yet (listed later in the export, or in a
+   * cycle such as a student and a guardian listing each other) are left out for now instead of rejecting the record;
+   * the source ids are kept on the source row and resolved at the end of the run (src/normalize/agents.ts).
+   */
+  deferred: boolean;
 }
 
 const refCache = new Map<EntityType, RefField[]>();
@@ -74,7 +81,7 @@ export function refFields(type: EntityType): RefField[] {
   const cached = refCache.get(type);
   if (cached) return cached;
   const schema = loadSchema(`unified/${UNIFIED_SCHEMA_FILES[type]}.schema.json`) as {
-    properties: Record<string, { 'x-ref'?: EntityType; items?: { 'x-ref'?: EntityType } }>;
+    properties: Record<string, { 'x-ref'?: EntityType; 'x-ref-deferred'?: boolean; items?: { 'x-ref'?: EntityType } }>;
     required?: string[];
   };
   const out: RefField[] = [];
@@ -82,7 +89,7 @@ export function refFields(type: EntityType): RefField[] {
     const single = prop['x-ref'];
     const many = prop.items?.['x-ref'];
     if (single || many) {
-      out.push({ field, target: (single ?? many)!, many: !single, required: schema.required?.includes(field) ?? false });
+      out.push({ field, target: (single ?? many)!, many: !single, required: schema.required?.includes(field) ?? false, deferred: !single && prop['x-ref-deferred'] === true });
     }
   }
   refCache.set(type, out);

@@ -22,6 +22,7 @@ import { addCounts, rememberRefs, writePage, zeroCounts, type PageCounts, type W
 import { nowIso } from '../normalize/canonical';
 import { recomputePersons, type IdentitySettings } from '../normalize/persons';
 import { resolveIdentities, type MatchStats } from '../normalize/resolve';
+import { resolveAgents } from '../normalize/agents';
 
 export type RunStatus = 'running' | 'succeeded' | 'failed' | 'needs_review' | 'cancelled';
 export type RunTrigger = 'manual' | 'schedule' | 'api' | 'startup';
@@ -180,6 +181,9 @@ export async function runSync(deps: RuntimeDeps, opts: SyncOptions): Promise<Run
       if (db.dialect === 'sqlite' && total.inserted + total.updated > 1000) await analyze();
       matching = await resolveIdentities(db, { tenantId: opts.tenantId, connectorId: opts.connectorId, runId, identity });
       log.info({ runId, ...matching }, 'identity resolution');
+      // Agents listed later in the export (or listing each other), then the guardian links made from them.
+      const agents = await resolveAgents(db, { tenantId: opts.tenantId, connectorId: opts.connectorId, runId, identity });
+      if (agents.completed || agents.unresolved || agents.linksAdded || agents.linksRemoved) log.info({ runId, ...agents }, 'agents and guardian links');
       // Cached references may point at the provisional persons that resolution just merged away.
       refCache.delete('person');
     };

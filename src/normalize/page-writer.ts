@@ -193,6 +193,7 @@ export async function writePage(tx: IngestTx, ctx: WriteContext, records: Source
       // References: source ids -> unified ids.
       const data: Record<string, unknown> = { ...rec.data };
       let refProblem: StoredReject | undefined;
+      let deferred: Record<string, string[]> | undefined;
       for (const rf of refs) {
         const v = data[rf.field];
         if (v === undefined) continue;
@@ -201,11 +202,14 @@ export async function writePage(tx: IngestTx, ctx: WriteContext, records: Source
           for (const x of v) {
             const u = typeof x === 'string' ? live(rf.target, x) : undefined;
             if (!u) {
+              // A deferred list reference waits for the end of the run (src/normalize/agents.ts) instead.
+              if (rf.deferred && typeof x === 'string') continue;
               refProblem = reject(rec, 'reference_unresolved', `${rf.field} refers to ${rf.target} '${String(x)}', which this source has not supplied (or has deleted)`, rf.field);
               break;
             }
             ids.push(u);
           }
+          if (rf.deferred) (deferred ??= {})[rf.field] = (v as unknown[]).filter((x): x is string => typeof x === 'string');
           data[rf.field] = ids;
         } else if (typeof v === 'string') {
           const u = live(rf.target, v);
@@ -242,7 +246,8 @@ export async function writePage(tx: IngestTx, ctx: WriteContext, records: Source
       }
       // Mappers build records in a fixed key order, so plain JSON is stable across runs (and 5x cheaper than sorting).
       const json = JSON.stringify(data);
-      const hash = hashOf(json);
+      const deferredJson = deferred ? JSON.stringify(deferred) : null;
+      const hash = deferredJson ? deferredHash(json, deferredJson) : hashOf(json);
 
       if (prev && !prev.deleted && prev.hash === hash) {
         counts.unchanged++;
@@ -250,6 +255,7 @@ export async function writePage(tx: IngestTx, ctx: WriteContext, records: Source
         continue;
       }
       const srow = sourceRow(ctx, rec, unifiedId, hash, null);
+      if (deferredJson) srow.refs = deferredJson;
       if (type === 'person') {
         srow.data = json;
         if (match) {
@@ -375,6 +381,15 @@ function pushTouch(m: Map<string, string[]>, type: string, id: string) {
   const l = m.get(type);
   if (l) l.push(id);
   else m.set(type, [id]);
+}
+
+/**
+ * The content hash of a record with deferred references: the source ids wait in `refs`, so they count too (a newly
+ * listed agent that cannot be resolved yet still makes the row change). src/normalize/agents.ts writes the same hash
+ * once it has resolved them.
+ */
+export function deferredHash(json: string, refsJson: string): string {
+  return hashOf(`${json}\u0000${refsJson}`);
 }
 
 function sourceRow(ctx: WriteContext, rec: SourceRecord, unifiedId: string, hash: string, deletedAt: string | null): SourceRow {

@@ -19,6 +19,7 @@ import { runRoutes } from './runs';
 import { learnerRoutes } from './learners';
 import { entityRoutes } from './entities';
 import { peopleRoutes } from './people';
+import { plpRoutes } from './plp';
 import { sessionKeys } from './sessions';
 import { caliperRouter, learningEventRoutes } from '../caliper';
 import { changeRoutes } from './changes';
@@ -150,6 +151,7 @@ export function buildApp(deps: BuildAppDeps): express.Express {
   entityRoutes(api, appDeps);
   learnerRoutes(api, appDeps);
   peopleRoutes(api, appDeps);
+  plpRoutes(api, appDeps);
   learningEventRoutes(api, appDeps);
   changeRoutes(api, appDeps);
   webhookRoutes(api, appDeps);

@@ -22,7 +22,7 @@ import { decideCandidate, matchStats, mergePersons, unmergeSource } from '../nor
 import type { IdentitySettings } from '../normalize/persons';
 import { foldSql, foldText } from '../store/db';
 import { whereJsonField } from './sql';
-import { requireLearner, visibleLearnerIds } from './access';
+import { canSeeProtected, requireLearner, visibleLearnerIds } from './access';
 import { categoriesOf } from '../core/categories';
 import type { Disclosure } from './disclosures';
 
@@ -130,6 +130,17 @@ export function learnerRoutes(router: Router, deps: AppDeps): void {
         .whereRaw(db.dialect === 'pg' ? `(data::jsonb ->> 'personId') = ?` : `json_extract(data, '$.personId') = ?`, [id]).select('data')) as { data: string }[]).map((r) => JSON.parse(r.data) as Record<string, unknown>);
       out.demographics = demographics;
       if (demographics.length) categories.add('demographics');
+    }
+    if (canSeeProtected(principal, tenant)) {
+      // IEP, 504, English learner and other protected programs: only here, only for roles allowed to see them; never
+      // in a Personalized Learning Plan (src/derive/plp/).
+      const pq = db.knex('records').where({ tenant_id: tenant.id, entity_type: 'programParticipation' }).whereNull('deleted_at').select('data');
+      whereJsonField(db, pq, 'personId', id);
+      const programs = ((await pq) as { data: string }[]).map((r) => JSON.parse(r.data) as { programType?: string; beginDate: string; endDate?: string });
+      const today = new Date().toISOString().slice(0, 10);
+      const active = (t: string) => programs.some((p) => p.programType === t && p.beginDate <= today && !(p.endDate && p.endDate < today));
+      out.protected = { programs, flags: { iep: active('specialEducation'), section504: active('section504'), englishLearner: active('englishLearner') } };
+      categories.add('protected');
     }
     res.locals.disclosure = { channel: 'api', categories: [...categories], personIds: [id] } satisfies Disclosure;
     res.json({ data: out });

@@ -704,6 +704,12 @@ primaryRole?: (("aide" | "counselor" | "districtAdministrator" | "guardian" | "p
  */
 primaryOrgId?: string
 /**
+ * The person's agents as the source lists them (OneRoster agentSourcedIds): a student's parents, guardians and relatives, a guardian's children. A deferred reference: agents listed later in the same export (or mutually listing each other) are filled in at the end of the run. Guardian links (src/serve/access.ts) are made from it.
+ * 
+ * Items: An agent (a person).
+ */
+agentIds?: string[]
+/**
  * Identifiers the source knows this person by (state id, SIS id, LDAP...).
  */
 identifiers: {
@@ -872,7 +878,7 @@ tenants: [string, ...(string)[]]
  * 
  * @minItems 1
  */
-scopes: [("admin" | "roster.read" | "runs.read" | "sync.run" | "identity.manage" | "demographics.read" | "protected.read" | "sessions.issue" | "changes.read" | "webhooks.manage" | "audit.read" | "exports.run"), ...(("admin" | "roster.read" | "runs.read" | "sync.run" | "identity.manage" | "demographics.read" | "protected.read" | "sessions.issue" | "changes.read" | "webhooks.manage" | "audit.read" | "exports.run"))[]]
+scopes: [("admin" | "roster.read" | "runs.read" | "sync.run" | "identity.manage" | "demographics.read" | "protected.read" | "sessions.issue" | "changes.read" | "webhooks.manage" | "audit.read" | "exports.run" | "plp.write"), ...(("admin" | "roster.read" | "runs.read" | "sync.run" | "identity.manage" | "demographics.read" | "protected.read" | "sessions.issue" | "changes.read" | "webhooks.manage" | "audit.read" | "exports.run" | "plp.write"))[]]
 })[]
 /**
  * @minItems 1

@@ -3,6 +3,7 @@ import * as m001 from './001_foundation';
 import * as m002 from './002_identity';
 import * as m003 from './003_caliper';
 import * as m004 from './004_access';
+import * as m006 from './006_plp';
 import * as m007 from './007_outbound';
 import * as m008 from './008_oneroster_provider';
 import * as m010 from './010_sqlite_rowid';
@@ -18,6 +19,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '002_identity': m002,
   '003_caliper': m003,
   '004_access': m004,
+  '006_plp': m006,
   '007_outbound': m007,
   '008_oneroster_provider': m008,
   '010_sqlite_rowid': m010,
