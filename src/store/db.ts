@@ -60,6 +60,9 @@ export async function openDb(opts: OpenOptions): Promise<Db> {
       client: 'pg',
       connection: { connectionString: url },
       searchPath: opts.schema ? [opts.schema] : undefined,
+      // Fail a request that cannot get a connection within 10 s (pool exhausted, server gone, pool being closed)
+      // instead of knex's 60 s default: a clear database_unavailable beats a hung request or run.
+      acquireConnectionTimeout: 10000,
       pool: {
         min: 0,
         max: 10,
