@@ -32,6 +32,8 @@ export const ERROR_CODES = {
   payload_too_large: { kind: 'input', status: 413, summary: "The request body is larger than the endpoint accepts (the tenant's caliper.maxPayloadBytes, 1 MB by default)." },
   unsupported_version: { kind: 'input', status: 422, summary: 'The Caliper envelope names a dataVersion the hub does not support (it supports Caliper 1.1 and 1.2).' },
   event_invalid: { kind: 'input', status: 400, summary: 'Every event and entity in the Caliper envelope failed validation, so nothing was stored; details name each problem by JSON path.' },
+  lti_launch_refused: { kind: 'auth', status: 401, summary: 'An LTI launch was refused (bad signature, unknown kid, issuer, audience or deployment, expired or replayed token, unknown state, nonce mismatch, missing claims, or no matching person); the page and the log give the reason code.' },
+  lti_registration_failed: { kind: 'config', status: 502, summary: "LTI Dynamic Registration failed: the platform's OpenID configuration or registration endpoint could not be used (details name the step)." },
   database_unavailable: { kind: 'transient', status: 503, summary: 'The database cannot be reached.' },
   unauthenticated: { kind: 'auth', status: 401, summary: 'No valid API key or bearer token was presented.' },
   forbidden: { kind: 'auth', status: 403, summary: 'The credential is valid but not allowed to do this (scope or tenant).' },

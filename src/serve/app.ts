@@ -21,6 +21,7 @@ import { entityRoutes } from './entities';
 import { peopleRoutes } from './people';
 import { sessionKeys } from './sessions';
 import { caliperRouter, learningEventRoutes } from '../caliper';
+import { ltiAdminRoutes, mountLti, type PlpPort } from './lti';
 
 export interface BuildAppDeps {
   db: Db;
@@ -28,6 +29,8 @@ export interface BuildAppDeps {
   log?: Logger;
   /** Where `apiKeys[].key` secret references are read from (default process.env). */
   env?: NodeJS.ProcessEnv;
+  /** The learner plan, for the LTI pages (src/serve/lti/plp.ts); without it they say the plan is not installed. */
+  plp?: PlpPort;
 }
 
 const HEALTH_TIMEOUT_MS = 2000;
@@ -134,9 +137,12 @@ export function buildApp(deps: BuildAppDeps): express.Express {
   learnerRoutes(api, appDeps);
   peopleRoutes(api, appDeps);
   learningEventRoutes(api, appDeps);
+  ltiAdminRoutes(api, appDeps);
 
   // Caliper sensors post to /caliper/:tenant with their own bearer tokens (src/caliper/README.md).
   app.use(caliperRouter(appDeps));
+  // The LTI 1.3 tool: /lti/login, /lti/launch, /lti/keys, /lti/register and the pages under /lti/app (src/serve/lti/).
+  mountLti(app, appDeps, { plp: deps.plp });
   app.use(API_PREFIX, api);
   app.use(notFoundHandler);
   app.use(errorHandler(log));
