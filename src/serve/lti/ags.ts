@@ -24,6 +24,7 @@ import type { Registrations, Registration } from './registrations';
 
 const SCOPE_LINEITEM = 'https://purl.imsglobal.org/spec/lti-ags/scope/lineitem';
 const SCOPE_SCORE = 'https://purl.imsglobal.org/spec/lti-ags/scope/score';
+const SCOPE_LINEITEM_READ = 'https://purl.imsglobal.org/spec/lti-ags/scope/lineitem.readonly';
 
 export interface PassbackStats {
   contexts: number;
@@ -166,8 +167,11 @@ export async function pushGrades(
       try {
         let url = items.get(d.itemKey);
         if (!url) {
-          const found = await provider.Grade.getLineItems(token, { resourceId: d.itemKey });
-          url = found.lineItems.find((li) => li.resourceId === d.itemKey)?.id;
+          // Look for one made earlier (another hub database, a lost row) only when the platform granted read access.
+          if (scopes.includes(SCOPE_LINEITEM_READ)) {
+            const found = await provider.Grade.getLineItems(token, { resourceId: d.itemKey });
+            url = found.lineItems.find((li) => li.resourceId === d.itemKey)?.id;
+          }
           if (!url) {
             url = (await provider.Grade.createLineItem(token, { label: d.label, scoreMaximum: d.scoreMaximum, resourceId: d.itemKey, tag: 'learner-data-hub-mastery' })).id;
             stats.lineItemsCreated++;

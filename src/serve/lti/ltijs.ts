@@ -172,6 +172,7 @@ class KnexLtiPlugin {
         return this.platforms(query);
       case 'publickey':
       case 'privatekey': {
+        if (collection === 'publickey') await r.keys.current(); // the JWKS is never empty: the first key is made on demand
         const keys = await r.keys.published();
         const sel = query && typeof query.kid === 'string' ? keys.filter((x) => x.kid === query.kid) : keys;
         if (!sel.length) return false;
