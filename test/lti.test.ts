@@ -44,6 +44,7 @@ describeEachDb('LTI 1.3 tool', (t) => {
   let classSource: string;
   let students: { personId: string; sourceId: string }[];
   let outsider: { personId: string; sourceId: string };
+  let cfgRef: ReturnType<typeof validateConfig>;
 
   const api = (method: 'get' | 'post' | 'put' | 'patch' | 'delete', p: string, body?: unknown, key = KEY) =>
     fetch(`${hub.url}/api/v1${p}`, { method: method.toUpperCase(), headers: { Authorization: `Bearer ${key}`, ...(body ? { 'Content-Type': 'application/json' } : {}) }, body: body ? JSON.stringify(body) : undefined });
@@ -55,7 +56,7 @@ describeEachDb('LTI 1.3 tool', (t) => {
   beforeAll(async () => {
     db = await t.open();
     lms = await new FakeLms().start();
-    const cfg = validateConfig({
+    const cfg = validateConfig(JSON.parse(JSON.stringify({
       apiKeys: [
         { name: 'admin', key: { $env: 'LTI_TEST_KEY' }, tenants: ['*'], scopes: ['admin'] },
         { name: 'lti-manager', key: { $env: 'LTI_MANAGER_KEY' }, tenants: ['d1'], scopes: ['lti.manage'] },
@@ -63,13 +64,17 @@ describeEachDb('LTI 1.3 tool', (t) => {
       ],
       tenants: [
         {
-          id: 'd1', name: 'District One', connectors: [{ id: 'sis', type: 'oneroster-csv', settings: { path: path.join(district, 'sis/bulk') } }],
+          id: 'd1', name: 'District One', connectors: [
+            { id: 'sis', type: 'oneroster-csv', settings: { path: path.join(district, 'sis/bulk') } },
+            { id: 'lms-roster', type: 'lti-nrps', settings: { issuer: 'ISSUER', clientId: 'hub-client', limit: 2 } },
+          ],
           lti: { platforms: [{ name: 'Fake LMS', issuer: lms.issuer, clientId: lms.clientId, deploymentIds: ['dep-1'], authLoginUrl: `${lms.url}/auth`, authTokenUrl: `${lms.url}/token`, jwksUrl: `${lms.url}/jwks` }] },
         },
         // Same issuer and client, another deployment: another district.
         { id: 'd2', name: 'District Two', connectors: [], lti: { platforms: [{ issuer: lms.issuer, clientId: lms.clientId, deploymentIds: ['dep-2'], authLoginUrl: `${lms.url}/auth`, authTokenUrl: `${lms.url}/token`, jwksUrl: `${lms.url}/jwks` }] } },
       ],
-    }, '(test)', process.cwd(), ENV);
+    }).replace(/"ISSUER"/g, JSON.stringify(lms.issuer))), '(test)', process.cwd(), ENV);
+    cfgRef = cfg;
     await ensureTenants(db, cfg.config);
     expect((await runSync({ db, config: cfg }, { tenantId: 'd1', connectorId: 'sis' })).status).toBe('succeeded');
     const sink = new Writable({
@@ -416,6 +421,40 @@ describeEachDb('LTI 1.3 tool', (t) => {
     expect([401, 403]).toContain(r.status);
     await api('patch', `/tenants/d1/lti/registrations/${cfgReg.id}`, { active: true });
     expect((await launch(hub.url, lms, 't-1', 'course')).status).toBe(303);
+  });
+
+  it('NRPS connector: memberships paged into persons + enrollments of the context class, then incremental via differences', async () => {
+    lms.hints.set('nrps', { context: { id: 'ctx-nrps', title: 'Biology (LMS)' }, nrps: true });
+    expect((await launch(hub.url, lms, 't-1', 'nrps')).status).toBe(303);
+    lms.memberships.set('ctx-nrps', [
+      { user_id: 't-1', roles: [ROLE.instructor], given_name: 'Tess', family_name: 'Teacher', status: 'Active' },
+      { user_id: 'n-1', roles: [ROLE.learner], given_name: 'Nora', family_name: 'Nrps', email: 'nora@example.org', status: 'Active' },
+      { user_id: 'n-2', roles: [ROLE.learner], name: 'Omar Other', status: 'Active' },
+      { user_id: 'n-3', roles: [ROLE.learner], status: 'Active' },
+      { user_id: 'n-4', roles: [ROLE.mentor], given_name: 'Mia', family_name: 'Mentor', status: 'Active' },
+    ]);
+    const r1 = await runSync({ db, config: cfgRef }, { tenantId: 'd1', connectorId: 'lms-roster' });
+    expect(r1.status).toBe('succeeded');
+    expect(r1.counts.rejected).toBe(1);
+    expect(r1.rejects[0]).toMatchObject({ field: 'name' });
+    const cls = (await db.knex('source_records').where({ tenant_id: 'd1', connector_id: 'lms-roster', entity_type: 'class', source_id: 'ctx-nrps' }).first('unified_id')) as { unified_id: string };
+    const enr = ((await db.knex('records').where({ tenant_id: 'd1', entity_type: 'enrollment' }).whereNull('deleted_at').select('data')) as { data: string }[]).map((x) => JSON.parse(x.data) as { classId: string; role: string; personId: string }).filter((e) => e.classId === cls.unified_id);
+    expect(enr.map((e) => e.role).sort()).toEqual(['student', 'student', 'teacher']);
+    const state = (await db.knex('connector_state').where({ tenant_id: 'd1', connector_id: 'lms-roster' }).first('cursor')) as { cursor: string };
+    expect(Object.values(JSON.parse(state.cursor) as Record<string, string>).some((v) => String(v).includes('since=1'))).toBe(true);
+    // A learner known only from the roster launches: matched by the `lti` identifier the connector stored.
+    lms.users.set('n-1', { sub: 'n-1', roles: [ROLE.learner] });
+    const l = await launch(hub.url, lms, 'n-1', 'nrps');
+    expect(l.status).toBe(303);
+    // Incremental: the differences link says n-2 left.
+    lms.differences.set('ctx-nrps', [{ user_id: 'n-2', roles: [ROLE.learner], status: 'Deleted' }]);
+    const r2 = await runSync({ db, config: cfgRef }, { tenantId: 'd1', connectorId: 'lms-roster' });
+    expect(r2.status).toBe('succeeded');
+    const left = ((await db.knex('records').where({ tenant_id: 'd1', entity_type: 'enrollment' }).whereNull('deleted_at').select('data')) as { data: string }[]).map((x) => JSON.parse(x.data) as { classId: string }).filter((e) => e.classId === cls.unified_id);
+    expect(left.length).toBe(2);
+    // The teacher's next launch from that course lands on the NRPS class.
+    const t1 = await launch(hub.url, lms, 't-1', 'nrps');
+    expect(t1.location).toContain(`/lti/app/class/${encodeURIComponent(cls.unified_id)}`);
   });
 
   it('pages refuse a missing or forged session', async () => {

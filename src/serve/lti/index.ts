@@ -22,7 +22,7 @@ import { csrfOf, handleLaunch, openDeepLink, refuse, refusalOf, type LaunchDeps 
 import { classData, learnerData, learnersByIds } from './data';
 import { CSS, classPage, deepLinkPickerPage, deepLinkReturnPage, href, learnerPage, messagePage } from './views';
 import { NO_PLP, type PlpPort } from './plp';
-import { pushGrades } from './ags';
+import { pushGrades, startGradePassback as startGradePassbackImpl } from './ags';
 import { createRegistrationLink, dynamicRegister } from './dynreg';
 
 export { closeLti } from './ltijs';
@@ -390,4 +390,35 @@ export function ltiAdminRoutes(router: Router, deps: AppDeps): void {
     const kid = await c.keys.rotate();
     res.status(201).json({ data: { kid, published: (await c.keys.jwks()).keys.map((k) => k.kid) } });
   });
+}
+
+/**
+ * Binds the LTI services (NRPS pages, grade passback) to a database outside an HTTP server (the CLI's `hub sync`):
+ * no launch can arrive, so the launch handlers only refuse.
+ */
+export function initLtiServices(deps: Pick<AppDeps, 'db' | 'config' | 'env' | 'log'>): void {
+  const registrations = new Registrations(deps.db);
+  const keys = new ToolKeys(deps.db, deps.env, deps.config.config.lti?.keyOverlapHours ?? 48);
+  const noHttp = async () => {
+    throw new Error('no LTI launches in this process');
+  };
+  bindLti({ db: deps.db, keys, registrations, env: deps.env, stateTtlSeconds: 600, nonceTtlSeconds: 3600 }, { onConnect: noHttp, onInvalid: noHttp }, { tokenMaxAgeSeconds: 60 });
+  void registrations.syncConfig(deps.config.config).catch((e) => deps.log.warn({ error: (e as Error).message }, 'lti registrations from the configuration could not be synced'));
+}
+
+/** What `hub start` prints: the URLs a district pastes into its LMS. */
+export function ltiBanner(base: string): string[] {
+  return [
+    '',
+    'LTI 1.3 tool (register it in your LMS; see src/serve/lti/README.md):',
+    `  OIDC login initiation URL: ${base}/lti/login`,
+    `  Redirect / target link URL: ${base}/lti/launch`,
+    `  Public keyset (JWKS) URL:   ${base}/lti/keys`,
+    `  Dynamic registration:       POST ${base}/api/v1/tenants/{tenant}/lti/registration-links gives a one-time ${base}/lti/register?t=... URL`,
+  ];
+}
+
+/** Grade passback every few minutes (new mastery, retries whose back-off has passed). Returns a stop function. */
+export function startLtiGradePassback(deps: Pick<AppDeps, 'db' | 'config' | 'log'>, intervalMs?: number): () => void {
+  return startGradePassbackImpl({ db: deps.db, config: deps.config, log: deps.log, registrations: new Registrations(deps.db) }, intervalMs);
 }

@@ -99,11 +99,14 @@ interface LtijsRequestModule {
   ltiAdvantageLogin(params: Record<string, string>, platform: unknown, state: string): Promise<Record<string, string>>;
 }
 
-// ltijs is CommonJS without usable types; these two requires are the only imports of it in the hub.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const provider = (require('ltijs') as { Provider: LtijsProvider }).Provider;
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const requestModule = require('ltijs/dist/Utils/Request') as LtijsRequestModule;
+// ltijs is CommonJS without usable types; these two requires are the only imports of it in the hub. Loaded on first
+// use (it pulls in mongoose and express 4): commands that never serve LTI do not pay for it.
+let loaded: { provider: LtijsProvider; requestModule: LtijsRequestModule } | undefined;
+function ltijs(): { provider: LtijsProvider; requestModule: LtijsRequestModule } {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  loaded ??= { provider: (require('ltijs') as { Provider: LtijsProvider }).Provider, requestModule: require('ltijs/dist/Utils/Request') as LtijsRequestModule };
+  return loaded;
+}
 
 /** What the plugin forwards to: the bound database's LTI tables. */
 export interface LtiRuntime {
@@ -279,6 +282,7 @@ let handlers: ProviderHandlers | undefined;
 export function bindLti(runtime: LtiRuntime, h: ProviderHandlers, opts: { tokenMaxAgeSeconds: number }): LtijsProvider {
   bound = runtime;
   handlers = h;
+  const { provider, requestModule } = ltijs();
   if (!loginPatched) {
     loginPatched = true;
     const original = requestModule.ltiAdvantageLogin.bind(requestModule);
@@ -320,7 +324,7 @@ export function bindLti(runtime: LtiRuntime, h: ProviderHandlers, opts: { tokenM
 /** The provider, for services (AGS, NRPS, deep linking); throws when no database is bound. */
 export function ltiProvider(): LtijsProvider {
   rt();
-  return provider;
+  return ltijs().provider;
 }
 
 export function boundRuntime(): LtiRuntime | undefined {
@@ -340,6 +344,6 @@ export async function claimState(state: string): Promise<{ nonce: string; issuer
 
 /** For tests: closes ltijs (no server, no database of its own) and unbinds. */
 export async function closeLti(): Promise<void> {
-  if (setUp) await provider.close({ silent: true });
+  if (setUp) await ltijs().provider.close({ silent: true });
   bound = undefined;
 }
