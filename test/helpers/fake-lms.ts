@@ -94,6 +94,12 @@ export class FakeLms {
     app.use(express.urlencoded({ extended: false }));
     app.use(express.json({ type: ['application/json', 'application/*+json'] }));
     app.get('/jwks', (_req, res) => res.json({ keys: [this.jwk] }));
+    // A course page that embeds the tool the way an LMS does: an iframe starting at the tool's login initiation URL.
+    app.get('/course', (req, res) => {
+      const q = req.query as Record<string, string>;
+      const login = new URLSearchParams({ iss: this.issuer, login_hint: q.user, lti_message_hint: q.hint, target_link_uri: `${q.tool}/lti/launch`, client_id: this.clientId, lti_deployment_id: this.deploymentId });
+      res.type('html').send(`<!doctype html><html lang="en"><head><title>Fake LMS course</title></head><body><h1>Fake LMS: Algebra</h1><iframe id="tool" title="Learner Data Hub" src="${q.tool}/lti/login?${login}" width="1100" height="800" allow="clipboard-write"></iframe></body></html>`);
+    });
     app.get('/auth', async (req, res) => {
       const q = req.query as Record<string, string>;
       if (q.response_type !== 'id_token' || q.scope !== 'openid' || q.response_mode !== 'form_post' || q.prompt !== 'none') return res.status(400).send('bad auth request');
