@@ -20,6 +20,7 @@ import { encryptSecret } from '../core/secrets';
 import { runSync, approveRun, runRowToSummary, getRunSummary, type RunSummary } from '../ingest/runner';
 import { startScheduler } from '../ingest/scheduler';
 import { buildApp, drainBackgroundRuns } from '../serve/app';
+import { initLtiServices, ltiBanner, startLtiGradePassback } from '../serve/lti';
 import { generateDistrict } from '../generator/district';
 import { redactUrl } from '../store/db';
 import { PROJECT_ROOT } from '../core/paths';
@@ -94,16 +95,19 @@ async function serve(hub: Hub, opts: { port?: number; host?: string; banner?: st
   // Webhook deliveries: safe to run in every process of a scaled-out deployment (leases in the database).
   const dispatcher = new WebhookDispatcher({ db: hub.db, config: hub.config, log });
   dispatcher.start();
+  const stopGrades = startLtiGradePassback(deps);
   const server = app.listen(port, host);
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
     server.once('error', reject);
   });
   out(`Learner Data Hub listening on http://${host}:${port}  (database ${hub.db.description}, ${scheduler.tasks.length} scheduled connector(s))`);
+  for (const line of ltiBanner((hub.config.config.lti?.publicUrl ?? `http://${host}:${port}`).replace(/\/+$/, ''))) out(line);
   for (const line of opts.banner ?? []) out(line);
   await new Promise<void>((resolve) => {
     const stop = async () => {
       out('shutting down…');
+      stopGrades();
       await scheduler.stop();
       await dispatcher.stop();
       await drainBackgroundRuns(app, { abort: true });
@@ -135,6 +139,8 @@ export function buildCli(): Command {
       await withHub(cmd, async (hub) => {
         const tenantId = pickTenant(hub, o.tenant);
         const deps = { db: hub.db, config: hub.config, log: hub.log };
+        const type = hub.config.config.tenants.find((t) => t.id === tenantId)?.connectors?.find((c) => c.id === connector)?.type;
+        if (type === 'lti-nrps') initLtiServices({ ...deps, env: process.env });
         let r: RunSummary;
         if (o.approve) {
           const pending = await hub.db.knex('runs').where({ tenant_id: tenantId, connector_id: connector, status: 'needs_review', dry_run: false }).orderBy('started_at', 'desc').first();

@@ -5,6 +5,7 @@ import { caseConnector } from '../../connectors/case';
 import { oneRosterRest } from '../../connectors/oneroster-rest';
 import { mappedCsv } from '../../connectors/mapped-csv';
 import { edfiXml } from '../../connectors/edfi-xml';
+import { ltiNrps } from '../../connectors/lti-nrps';
 
 const REGISTRY: Record<string, Connector<never>> = {
   'oneroster-csv': oneRosterCsv as Connector<never>,
@@ -12,6 +13,7 @@ const REGISTRY: Record<string, Connector<never>> = {
   'oneroster-rest': oneRosterRest as Connector<never>,
   'mapped-csv': mappedCsv as Connector<never>,
   'edfi-xml': edfiXml as Connector<never>,
+  'lti-nrps': ltiNrps as Connector<never>,
 };
 
 /** Registers an implementation (tests, and plugins loaded at start-up). */

@@ -27,6 +27,8 @@ import { disclosureRecorder, disclosureRoutes, type DisclosureRecorder } from '.
 import { webhookRoutes } from '../webhooks/api';
 import { oneRosterRouter } from './oneroster';
 import { exportRoutes } from './export/routes';
+import { ltiAdminRoutes, mountLti, type PlpPort } from './lti';
+import { plpPort } from './lti/plp-port';
 
 export interface BuildAppDeps {
   db: Db;
@@ -36,6 +38,8 @@ export interface BuildAppDeps {
   env?: NodeJS.ProcessEnv;
   /** OneRoster provider options (the benchmark turns the answer cache off to measure the uncached path). */
   oneroster?: { answerCache?: boolean };
+  /** The learner plan port of the LTI pages (src/serve/lti/plp.ts); default: the PLP module (src/derive/plp/). */
+  plp?: PlpPort;
 }
 
 const HEALTH_TIMEOUT_MS = 2000;
@@ -157,11 +161,14 @@ export function buildApp(deps: BuildAppDeps): express.Express {
   webhookRoutes(api, appDeps);
   disclosureRoutes(api, appDeps);
   exportRoutes(api, appDeps);
+  ltiAdminRoutes(api, appDeps);
 
   // Caliper sensors post to /caliper/:tenant with their own bearer tokens (src/caliper/README.md).
   app.use(caliperRouter(appDeps));
   // OneRoster 1.2 provider: /ims/oneroster/... with OAuth 2.0 client credentials (src/serve/oneroster/).
   app.use(oneRosterRouter({ db: deps.db, config: deps.config.config, log, env, answerCache: deps.oneroster?.answerCache }));
+  // The LTI 1.3 tool: /lti/login, /lti/launch, /lti/keys, /lti/register and the pages under /lti/app (src/serve/lti/).
+  mountLti(app, appDeps, { plp: deps.plp ?? plpPort(deps.db) });
   app.use(API_PREFIX, api);
   app.use(notFoundHandler);
   app.use(errorHandler(log));

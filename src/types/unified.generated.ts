@@ -878,7 +878,7 @@ tenants: [string, ...(string)[]]
  * 
  * @minItems 1
  */
-scopes: [("admin" | "roster.read" | "runs.read" | "sync.run" | "identity.manage" | "demographics.read" | "protected.read" | "sessions.issue" | "changes.read" | "webhooks.manage" | "audit.read" | "exports.run" | "plp.write"), ...(("admin" | "roster.read" | "runs.read" | "sync.run" | "identity.manage" | "demographics.read" | "protected.read" | "sessions.issue" | "changes.read" | "webhooks.manage" | "audit.read" | "exports.run" | "plp.write"))[]]
+scopes: [("admin" | "roster.read" | "runs.read" | "sync.run" | "identity.manage" | "demographics.read" | "protected.read" | "sessions.issue" | "changes.read" | "webhooks.manage" | "audit.read" | "exports.run" | "plp.write" | "lti.manage"), ...(("admin" | "roster.read" | "runs.read" | "sync.run" | "identity.manage" | "demographics.read" | "protected.read" | "sessions.issue" | "changes.read" | "webhooks.manage" | "audit.read" | "exports.run" | "plp.write" | "lti.manage"))[]]
 })[]
 /**
  * @minItems 1
@@ -1107,6 +1107,63 @@ scopes: [("https://purl.imsglobal.org/spec/or/v1p2/scope/roster-core.readonly" |
  */
 tokenLifetimeSeconds?: number
 }
+/**
+ * LTI 1.3 platforms (LMS) of this tenant and grade passback.
+ */
+lti?: {
+platforms?: {
+name?: string
+/**
+ * The platform's issuer (iss), e.g. https://canvas.instructure.com.
+ */
+issuer: string
+/**
+ * The client_id the platform gave the hub.
+ */
+clientId: string
+/**
+ * Deployment ids of this tenant (a shared issuer and client_id are told apart by deployment).
+ * 
+ * @minItems 1
+ */
+deploymentIds: [string, ...(string)[]]
+/**
+ * The platform's OIDC authorization endpoint.
+ */
+authLoginUrl: string
+/**
+ * The platform's OAuth 2 token endpoint (AGS, NRPS).
+ */
+authTokenUrl: string
+/**
+ * The audience of the client assertion, when it is not the token URL.
+ */
+authServer?: string
+/**
+ * The platform's public keys.
+ */
+jwksUrl: string
+/**
+ * Origins allowed to frame the hub's LTI pages. Default: the issuer's and the login URL's origins.
+ */
+frameOrigins?: string[]
+}[]
+grades?: {
+/**
+ * Push mastery to the LMS gradebook (AGS) for contexts that offer it.
+ */
+enabled?: boolean
+/**
+ * One line item per competency, or per framework (mean mastery of its competencies).
+ */
+mode?: ("competency" | "framework")
+maxAttempts?: number
+}
+/**
+ * Lifetime of the hub session a launch opens.
+ */
+sessionTtlSeconds?: number
+}
 }, ...({
 id: string
 name: string
@@ -1331,5 +1388,79 @@ scopes: [("https://purl.imsglobal.org/spec/or/v1p2/scope/roster-core.readonly" |
  */
 tokenLifetimeSeconds?: number
 }
+/**
+ * LTI 1.3 platforms (LMS) of this tenant and grade passback.
+ */
+lti?: {
+platforms?: {
+name?: string
+/**
+ * The platform's issuer (iss), e.g. https://canvas.instructure.com.
+ */
+issuer: string
+/**
+ * The client_id the platform gave the hub.
+ */
+clientId: string
+/**
+ * Deployment ids of this tenant (a shared issuer and client_id are told apart by deployment).
+ * 
+ * @minItems 1
+ */
+deploymentIds: [string, ...(string)[]]
+/**
+ * The platform's OIDC authorization endpoint.
+ */
+authLoginUrl: string
+/**
+ * The platform's OAuth 2 token endpoint (AGS, NRPS).
+ */
+authTokenUrl: string
+/**
+ * The audience of the client assertion, when it is not the token URL.
+ */
+authServer?: string
+/**
+ * The platform's public keys.
+ */
+jwksUrl: string
+/**
+ * Origins allowed to frame the hub's LTI pages. Default: the issuer's and the login URL's origins.
+ */
+frameOrigins?: string[]
+}[]
+grades?: {
+/**
+ * Push mastery to the LMS gradebook (AGS) for contexts that offer it.
+ */
+enabled?: boolean
+/**
+ * One line item per competency, or per framework (mean mastery of its competencies).
+ */
+mode?: ("competency" | "framework")
+maxAttempts?: number
+}
+/**
+ * Lifetime of the hub session a launch opens.
+ */
+sessionTtlSeconds?: number
+}
 })[]]
+/**
+ * The LTI 1.3 tool (src/serve/lti/README.md): settings shared by every tenant.
+ */
+lti?: {
+/**
+ * The hub's public base URL as platforms and browsers reach it (e.g. https://hub.district.org). Login, launch, JWKS and registration URLs are built from it. Default http://<host>:<port>.
+ */
+publicUrl?: string
+/**
+ * A rotated tool key stays in the published JWKS this long, so messages it signed still verify.
+ */
+keyOverlapHours?: number
+/**
+ * Oldest id_token (by iat) a launch accepts.
+ */
+tokenMaxAgeSeconds?: number
+}
 }

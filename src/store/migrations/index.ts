@@ -6,6 +6,7 @@ import * as m004 from './004_access';
 import * as m006 from './006_plp';
 import * as m007 from './007_outbound';
 import * as m008 from './008_oneroster_provider';
+import * as m009 from './009_lti';
 import * as m010 from './010_sqlite_rowid';
 
 interface Migration {
@@ -22,6 +23,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '006_plp': m006,
   '007_outbound': m007,
   '008_oneroster_provider': m008,
+  '009_lti': m009,
   '010_sqlite_rowid': m010,
 };
 
