@@ -74,7 +74,7 @@ async function main() {
   console.log(`district: ${students} students (seed ${seed}); SIS persons ${r.sis.counts.inserted ? '' : ''}loaded in ${(r.sis.durationMs / 1000).toFixed(1)}s; LMS source persons: ${r.total}`);
   console.log(`LMS run: ${(r.lms.durationMs / 1000).toFixed(1)}s total; resolution: considered ${m.considered}, linked ${m.linked + (r.total - m.considered)} (exact at ingest ${r.total - m.considered}, scored ${m.linked}), review ${m.review}, new ${m.created}, conflicts ${m.conflicts}`);
   console.log(`precision ${r.precision.toFixed(4)} (goal >= 0.999)  recall ${r.recall.toFixed(4)} (goal >= 0.97)  review share ${(r.reviewShare * 100).toFixed(2)}% (goal <= 3%)`);
-  console.log(`throughput: ${Math.round(r.total / (r.lms.durationMs / 1000))} LMS source persons/s through the whole LMS sync (incl. its classes and enrollments); scored matching + linking after the run: ${m.considered} persons in ${((m.durationMs ?? 0) / 1000).toFixed(1)}s (${Math.round(m.considered / ((m.durationMs ?? 1) / 1000))}/s); wall ${((Date.now() - t0) / 1000).toFixed(1)}s`);
+  console.log(`throughput: ${Math.round(r.total / (r.lms.durationMs / 1000))} LMS source persons/s through the whole LMS sync (incl. its classes and enrollments); scored matching + linking (right after the person streams): ${m.considered} persons in ${((m.durationMs ?? 0) / 1000).toFixed(1)}s (${Math.round(m.considered / ((m.durationMs ?? 1) / 1000))}/s); wall ${((Date.now() - t0) / 1000).toFixed(1)}s`);
   if (r.wrong.length) console.log(`wrong links:\n  ${r.wrong.join('\n  ')}`);
   if (r.misses.length) console.log(`missed (first 10):\n  ${r.misses.join('\n  ')}`);
   fs.rmSync(dir, { recursive: true, force: true });

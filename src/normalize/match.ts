@@ -200,11 +200,32 @@ export function scorePair(a: PersonFeatures, b: PersonFeatures): MatchResult {
  * letters of the given name with the birth year (catches family-name typos). Each is selective; the given name
  * alone is not (thousands of Emmas), so it is never an index key.
  */
+/** First letters of the given names and of the full names they are nicknames of (Bob -> b, r). */
+function givenInitials(given: string[]): Set<string> {
+  const out = new Set<string>();
+  for (const g of given) {
+    if (!g) continue;
+    out.add(g[0]);
+    for (const full of CANON.get(g.split(' ')[0]) ?? []) out.add(full[0]);
+  }
+  return out;
+}
+
+/**
+ * Blocking: a pair is scored only when it shares a key. Family name with a given-name initial (nicknames count),
+ * birth date, e-mail, and given-name prefix with birth year (a changed or mistyped family name). A family name alone
+ * is not a key: common ones would put thousands of candidates in one block at district scale (scoring grew with the
+ * square of the district), and a namesake with another initial would not be linked anyway.
+ */
 export function blockingKeys(f: PersonFeatures): string[] {
   const keys = new Set<string>();
+  const initials = givenInitials(f.given);
   for (const fam of f.family) {
-    keys.add(`f:${fam.replace(/ /g, '')}`);
-    for (const part of fam.split(' ')) if (part.length > 2) keys.add(`f:${part}`);
+    const parts = [fam.replace(/ /g, ''), ...fam.split(' ').filter((p) => p.length > 2)];
+    for (const part of parts) {
+      if (initials.size) for (const i of initials) keys.add(`fg:${part}:${i}`);
+      else keys.add(`fg:${part}:`);
+    }
   }
   for (const b of f.birthDates) keys.add(`b:${b}`);
   for (const e of f.emails) keys.add(`e:${e}`);
@@ -215,7 +236,8 @@ export function blockingKeys(f: PersonFeatures): string[] {
 /** Keys a source person looks candidates up by: its own, plus its given name as a family name (swapped order). */
 export function lookupKeys(f: PersonFeatures): string[] {
   const keys = new Set(blockingKeys(f));
-  for (const g of f.given) keys.add(`f:${g.replace(/ /g, '')}`);
+  const familyInitials = givenInitials(f.family);
+  for (const g of f.given) for (const i of familyInitials) keys.add(`fg:${g.replace(/ /g, '')}:${i}`);
   return [...keys];
 }
 
