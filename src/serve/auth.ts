@@ -20,7 +20,7 @@ import type { HubConfig } from '../types/unified.generated';
 import { isSecretRef, resolveSecret } from '../core/secrets';
 import { looksLikeJwt, type SessionKeys, type PersonSession } from './sessions';
 
-export const SCOPES = ['admin', 'roster.read', 'runs.read', 'sync.run', 'identity.manage', 'demographics.read', 'protected.read', 'sessions.issue', 'changes.read', 'webhooks.manage', 'audit.read'] as const;
+export const SCOPES = ['admin', 'roster.read', 'runs.read', 'sync.run', 'identity.manage', 'demographics.read', 'protected.read', 'sessions.issue', 'changes.read', 'webhooks.manage', 'audit.read', 'exports.run'] as const;
 export type Scope = (typeof SCOPES)[number];
 
 export interface Principal {
