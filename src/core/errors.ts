@@ -35,6 +35,8 @@ export const ERROR_CODES = {
   event_invalid: { kind: 'input', status: 400, summary: 'Every event and entity in the Caliper envelope failed validation, so nothing was stored; details name each problem by JSON path.' },
   webhook_target_refused: { kind: 'input', status: 400, summary: 'A webhook URL is refused: not http(s), carries credentials, cannot be resolved, or resolves to a loopback, private, link-local, CGNAT, multicast or other non-public address (unless the tenant sets webhooks.allowPrivateTargets).' },
   webhook_config_managed: { kind: 'input', status: 409, summary: 'The webhook subscription is declared in hub.config.json: change it there (the API may only enable or disable it).' },
+  export_not_found: { kind: 'input', status: 404, summary: 'No state export with that id exists for the tenant, or its file is no longer on disk.' },
+  export_not_ready: { kind: 'input', status: 409, summary: 'The state export is still running or has failed: there is nothing to download (GET the export for its status and error).' },
   database_unavailable: { kind: 'transient', status: 503, summary: 'The database cannot be reached.' },
   unauthenticated: { kind: 'auth', status: 401, summary: 'No valid API key or bearer token was presented.' },
   forbidden: { kind: 'auth', status: 403, summary: 'The credential is valid but not allowed to do this (scope or tenant).' },

@@ -24,6 +24,7 @@ import { caliperRouter, learningEventRoutes } from '../caliper';
 import { changeRoutes } from './changes';
 import { disclosureRecorder, disclosureRoutes, type DisclosureRecorder } from './disclosures';
 import { webhookRoutes } from '../webhooks/api';
+import { stateExportRoutes } from './export/state/routes';
 
 export interface BuildAppDeps {
   db: Db;
@@ -150,6 +151,7 @@ export function buildApp(deps: BuildAppDeps): express.Express {
   changeRoutes(api, appDeps);
   webhookRoutes(api, appDeps);
   disclosureRoutes(api, appDeps);
+  stateExportRoutes(api, appDeps);
 
   // Caliper sensors post to /caliper/:tenant with their own bearer tokens (src/caliper/README.md).
   app.use(caliperRouter(appDeps));

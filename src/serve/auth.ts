@@ -9,7 +9,7 @@
  * English-learner and other protected program flags), `sessions.issue` (mint person sessions for a portal's users),
  * `changes.read` (the change feed; diff values also need roster.read, and demographics.read for demographic and
  * protected fields), `webhooks.manage` (webhook subscriptions and their delivery log), `audit.read` (the disclosure
- * log), `admin` (everything, including raw rows in reject reports). Person sessions (sessions.ts) carry no scopes.
+ * log), `exports.run` (state-reporting exports: start, status, download), `admin` (everything, including raw rows in reject reports). Person sessions (sessions.ts) carry no scopes.
  * A key also lists the tenants it may act on, or
  * ["*"]. A tenant the key may not see and a tenant that does not exist get the same 403, so keys cannot probe ids.
  */

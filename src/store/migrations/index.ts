@@ -5,6 +5,7 @@ import * as m003 from './003_caliper';
 import * as m004 from './004_access';
 import * as m007 from './007_outbound';
 import * as m010 from './010_sqlite_rowid';
+import * as m011 from './011_exports';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -19,6 +20,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '004_access': m004,
   '007_outbound': m007,
   '010_sqlite_rowid': m010,
+  '011_exports': m011,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {
