@@ -249,7 +249,10 @@ export async function runStateExport(deps: ExportDeps, req: ExportRequest): Prom
         for (const [id, rows] of out) {
           const f = byId.get(id)!;
           if (!rows.length) continue;
-          for (const r of rows) named.add(r.__person as string);
+          for (const r of rows) {
+            named.add(r.__person as string);
+            if (typeof r.__category === 'string') writtenCategories.add(r.__category);
+          }
           writtenCategories.add(f.def.category);
           for (const x of f.fields) if (x.category && rows.some((r) => r[x.name] !== null && r[x.name] !== undefined)) writtenCategories.add(x.category);
           const pseud = profile.pseudonym;
@@ -600,7 +603,7 @@ async function buildPage(ctx: PageContext, persons: RecordRow[], files: Map<stri
       if (isSel(r.subject) && !sel.has('sel')) continue;
       const n = num(r.evidence_count);
       out.get('competency_mastery')!.push({
-        __person: String(r.learner_id), student_id: String(r.learner_id), competency_id: String(r.competency_id), framework_id: str(r.framework_id), subject: str(r.subject),
+        __person: String(r.learner_id), ...(isSel(r.subject) ? { __category: 'sel' } : {}), student_id: String(r.learner_id), competency_id: String(r.competency_id), framework_id: str(r.framework_id), subject: str(r.subject),
         level: num(r.level), scale_min: num(r.scale_min), scale_max: num(r.scale_max), status: str(r.status), method: str(r.method),
         evidence_count: n === null ? null : Math.trunc(n), last_evidence_at: str(r.last_evidence_at),
       });
