@@ -20,6 +20,7 @@ import { runSync } from '../src/ingest/runner';
 import { generateDistrict } from '../src/generator/district';
 import { buildApp, drainBackgroundRuns } from '../src/serve/app';
 import { runStateExport, weekdaysBetween, type Manifest } from '../src/serve/export/state/extract';
+import { FILES } from '../src/serve/export/state/fields';
 import { startExportScheduler } from '../src/serve/export/state/runs';
 import { buildCli } from '../src/cli/main';
 import type { Db } from '../src/store/db';
@@ -395,5 +396,15 @@ describe('export profile configuration', () => {
     expect(bad({ profiles: [{ name: 'a', recipient: 'A', schedule: 'every day' }] })).toContain('$.tenants[0].exports.profiles[0].schedule');
     expect(bad({ profiles: [{ name: 'a', recipient: 'A', include: ['everything'] }] }).join(' ')).toMatch(/profiles\[0\]\.include/);
     expect(bad({ profiles: [{ name: 'a', recipient: 'A', pseudonymize: { secret: 'literal' } }] }).join(' ')).toMatch(/pseudonymize\.secret/);
+  });
+});
+
+describe('state export data dictionary', () => {
+  it('docs/state-export.md documents every file and field with its category', () => {
+    const doc = fs.readFileSync(path.join(__dirname, '../docs/state-export.md'), 'utf8');
+    for (const f of FILES) {
+      expect(doc).toContain(`### \`${f.id}\``);
+      for (const x of f.fields) expect(doc).toMatch(new RegExp(`\\| \`${x.name}\` \\| [^|]+ \\| ${x.category ? `\`${x.category}\`` : 'key \\(always\\)'} \\|`));
+    }
   });
 });
