@@ -69,13 +69,17 @@ async function prepare(): Promise<void> {
   process.stderr.write(`prepared ${dbFile} in ${((Date.now() - t0) / 1000).toFixed(0)}s\n`);
 }
 
-interface ChildResult { rows: number; ms: number; maxRssMb: number; bytes: number }
+interface ChildResult { rows: number; ms: number; maxRssMb: number; heapPeakMb: number; bytes: number }
 
 async function child(mode: string): Promise<void> {
   const db = await openDb({ url: dbFile });
   const cfg = mode === 'baseline' ? undefined : benchConfig(); // config validation (ajv compiles) is not timed
   const target = path.join(OUT, `export-run-${mode}-${process.pid}`);
   fs.rmSync(target, { recursive: true, force: true });
+  let heapPeak = 0;
+  const sampler = setInterval(() => {
+    heapPeak = Math.max(heapPeak, process.memoryUsage().heapUsed);
+  }, 50);
   const t0 = process.hrtime.bigint();
   let rows = 0;
   let bytes = 0;
@@ -106,9 +110,10 @@ async function child(mode: string): Promise<void> {
     await db.knex('disclosures').where({ id: m.disclosure.id }).delete();
   }
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+  clearInterval(sampler);
   await db.close();
   fs.rmSync(target, { recursive: true, force: true });
-  const result: ChildResult = { rows, ms, maxRssMb: process.resourceUsage().maxRSS / 1024, bytes };
+  const result: ChildResult = { rows, ms, maxRssMb: process.resourceUsage().maxRSS / 1024, heapPeakMb: heapPeak / 1048576, bytes };
   process.send!(result);
 }
 
@@ -131,7 +136,7 @@ async function main(): Promise<void> {
   const e = exp.ms < exp2.ms ? exp : exp2;
   const rate = (r: ChildResult) => Math.round(r.rows / (r.ms / 1000));
   const line = (name: string, r: ChildResult) =>
-    `${name.padEnd(10)} ${r.rows.toLocaleString('en-US').padStart(10)} rows  ${(r.ms / 1000).toFixed(2).padStart(7)} s  ${rate(r).toLocaleString('en-US').padStart(9)} rows/s  ${(r.bytes / 1e6).toFixed(1).padStart(7)} MB written  peak RSS ${r.maxRssMb.toFixed(0)} MB`;
+    `${name.padEnd(10)} ${r.rows.toLocaleString('en-US').padStart(10)} rows  ${(r.ms / 1000).toFixed(2).padStart(7)} s  ${rate(r).toLocaleString('en-US').padStart(9)} rows/s  ${(r.bytes / 1e6).toFixed(1).padStart(7)} MB written  peak RSS ${r.maxRssMb.toFixed(0)} MB, peak JS heap ${r.heapPeakMb.toFixed(0)} MB`;
   console.log(`state export bench: ${students.toLocaleString('en-US')} students (seed ${seed}), SQLite ${path.relative(PROJECT_ROOT, dbFile)}, best of 2 each`);
   console.log(line('baseline', b));
   console.log(line('export', e));

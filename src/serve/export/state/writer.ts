@@ -37,7 +37,8 @@ export class StreamingFile {
     const buf = Buffer.from(text, 'utf8');
     this.hash.update(buf);
     this.bytes += buf.length;
-    if (!this.out.write(buf)) await Promise.race([once(this.out, 'drain'), once(this.out, 'error').then(([e]) => Promise.reject(e as Error))]);
+    // events.once rejects when 'error' is emitted while waiting, and leaves no listener behind.
+    if (!this.out.write(buf)) await once(this.out, 'drain');
   }
 
   async close(): Promise<{ bytes: number; sha256: string; rows: number }> {
