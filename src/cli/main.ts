@@ -29,6 +29,8 @@ import { newWebhookSecret } from '../webhooks/signing';
 import { listDisclosures } from '../serve/disclosures';
 import { exportOneRosterCsv } from '../serve/export/oneroster-csv';
 import { parseExportSince } from '../serve/export/routes';
+import { startExport, startExportScheduler } from '../serve/export/state/runs';
+import { findProfile, parseSchoolYear } from '../serve/export/state/profile';
 
 const interactive = !!process.stderr.isTTY && !process.env.CI;
 const out = (s = '') => process.stdout.write(`${s}\n`);
@@ -92,6 +94,7 @@ async function serve(hub: Hub, opts: { port?: number; host?: string; banner?: st
   const port = opts.port ?? Number(process.env.PORT ?? hub.config.config.server?.port ?? 3000);
   const host = opts.host ?? process.env.HOST ?? hub.config.config.server?.host ?? '127.0.0.1';
   const scheduler = startScheduler(deps);
+  const exportScheduler = startExportScheduler(deps);
   // Webhook deliveries: safe to run in every process of a scaled-out deployment (leases in the database).
   const dispatcher = new WebhookDispatcher({ db: hub.db, config: hub.config, log });
   dispatcher.start();
@@ -109,6 +112,7 @@ async function serve(hub: Hub, opts: { port?: number; host?: string; banner?: st
       out('shutting down…');
       stopGrades();
       await scheduler.stop();
+      await exportScheduler.stop();
       await dispatcher.stop();
       await drainBackgroundRuns(app, { abort: true });
       server.close(() => resolve());
@@ -296,6 +300,41 @@ export function buildCli(): Command {
       });
     });
 
+  const exportCmd = program.command('export').description('push data out as files: OneRoster CSV, state-reporting extracts');
+  exportCmd
+    .command('state')
+    .description('the state-reporting extract of a school year under an export profile (docs/state-export.md)')
+    .option('-t, --tenant <id>')
+    .requiredOption('--year <yyyy>', 'school year, the year it ends (2026 for 2025-26)')
+    .requiredOption('--profile <name>', 'export profile (tenants[].exports.profiles[].name)')
+    .requiredOption('--out <dir|file.zip>', 'an empty or new directory, or a .zip file')
+    .action(async (o: { tenant?: string; year: string; profile: string; out: string }, cmd: Command) => {
+      await withHub(cmd, async (hub) => {
+        const tenantId = pickTenant(hub, o.tenant);
+        const tenant = findTenant(hub.config.config, tenantId);
+        if (!tenant) throw new HubError('bad_request', `--tenant: no tenant '${tenantId}' is configured.`, [{ path: '--tenant', message: 'unknown tenant' }]);
+        findProfile(tenant, o.profile, '--profile');
+        const schoolYear = parseSchoolYear(o.year, '--year');
+        const { done } = await startExport({ db: hub.db, config: hub.config, log: hub.log }, {
+          tenantId, profile: o.profile, schoolYear, trigger: 'cli', requestedBy: `cli:${process.env.USER ?? 'unknown'}`, out: path.resolve(o.out),
+        });
+        const r = await done;
+        if (r.status !== 'succeeded') {
+          const err = JSON.parse(r.error ?? '{}') as { code?: string; message?: string };
+          out(`export ${r.id} failed: ${err.code ?? 'internal_error'}: ${err.message ?? ''}`);
+          process.exitCode = 1;
+          return;
+        }
+        const m = JSON.parse(r.manifest!) as import('../serve/export/state/extract').Manifest;
+        out(`export ${r.id} (${m.profile} -> ${m.recipient}, ${m.tenant} ${m.schoolYear}) written to ${path.resolve(o.out)}`);
+        out(`  consistent with change-log seq ${m.changeLogSeq}${m.pseudonymized ? ', student ids pseudonymized' : ''}; categories: ${m.categories.join(', ')}`);
+        for (const f of m.files) out(`  ${f.path.padEnd(28)} ${fmt(f.rows).padStart(10)} rows ${fmt(f.bytes).padStart(14)} bytes  sha256 ${f.sha256.slice(0, 16)}…`);
+        for (const s of m.skipped) out(`  skipped ${s.id}: ${s.reason}`);
+        for (const w of m.warnings) if (!m.skipped.some((s) => s.reason === w)) out(`  note: ${w}`);
+        out(`  disclosure ${m.disclosure.id}: ${fmt(m.disclosure.personCount)} student(s) to ${m.recipient}`);
+      });
+    });
+
   program
     .command('webhooks')
     .description('webhook tools')
@@ -396,9 +435,7 @@ export function buildCli(): Command {
       }
     });
 
-  program
-    .command('export')
-    .description('exports')
+  exportCmd
     .command('oneroster')
     .description('write a OneRoster 1.2 CSV zip of the tenant: bulk, or delta with --since-seq / --since')
     .option('-t, --tenant <id>')

@@ -11,6 +11,7 @@ import { isSecretRef, resolveSecret } from './secrets';
 import type { HubConfig } from '../types/unified.generated';
 import { getConnector, connectorTypes } from '../ingest/registry';
 import { parseTarget } from '../webhooks/ssrf';
+import { profileConfigProblems } from '../serve/export/state/profile';
 
 export type TenantConfig = HubConfig['tenants'][number];
 export type ConnectorConfig = NonNullable<TenantConfig['connectors']>[number];
@@ -117,6 +118,7 @@ export function validateConfig(json: unknown, file = '(inline)', baseDir = proce
       else orClients.set(c.clientId, `$.tenants[${ti}].oneroster.clients[${ci}]`);
     });
   });
+  config.tenants.forEach((t, ti) => details.push(...profileConfigProblems(t, ti, (s) => cron.validate(s))));
   for (const [i, k] of (config.apiKeys ?? []).entries()) {
     for (const tid of k.tenants) if (tid !== '*' && !tenantIds.has(tid)) details.push({ path: `$.apiKeys[${i}].tenants`, message: `unknown tenant '${tid}'` });
   }

@@ -37,6 +37,8 @@ export const ERROR_CODES = {
   webhook_config_managed: { kind: 'input', status: 409, summary: 'The webhook subscription is declared in hub.config.json: change it there (the API may only enable or disable it).' },
   lti_launch_refused: { kind: 'auth', status: 401, summary: 'An LTI launch was refused (bad signature, unknown kid, issuer, audience or deployment, expired or replayed token, unknown state, nonce mismatch, missing claims, or no matching person); the page and the log give the reason code.' },
   lti_registration_failed: { kind: 'config', status: 502, summary: "LTI Dynamic Registration failed: the platform's OpenID configuration or registration endpoint could not be used (details name the step)." },
+  export_not_found: { kind: 'input', status: 404, summary: 'No state export with that id exists for the tenant, or its file is no longer on disk.' },
+  export_not_ready: { kind: 'input', status: 409, summary: 'The state export is still running or has failed: there is nothing to download (GET the export for its status and error).' },
   database_unavailable: { kind: 'transient', status: 503, summary: 'The database cannot be reached.' },
   unauthenticated: { kind: 'auth', status: 401, summary: 'No valid API key or bearer token was presented.' },
   forbidden: { kind: 'auth', status: 403, summary: 'The credential is valid but not allowed to do this (scope or tenant).' },

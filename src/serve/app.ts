@@ -29,6 +29,7 @@ import { oneRosterRouter } from './oneroster';
 import { exportRoutes } from './export/routes';
 import { ltiAdminRoutes, mountLti, type PlpPort } from './lti';
 import { plpPort } from './lti/plp-port';
+import { stateExportRoutes } from './export/state/routes';
 
 export interface BuildAppDeps {
   db: Db;
@@ -162,6 +163,7 @@ export function buildApp(deps: BuildAppDeps): express.Express {
   disclosureRoutes(api, appDeps);
   exportRoutes(api, appDeps);
   ltiAdminRoutes(api, appDeps);
+  stateExportRoutes(api, appDeps);
 
   // Caliper sensors post to /caliper/:tenant with their own bearer tokens (src/caliper/README.md).
   app.use(caliperRouter(appDeps));

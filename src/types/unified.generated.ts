@@ -1164,6 +1164,71 @@ maxAttempts?: number
  */
 sessionTtlSeconds?: number
 }
+/**
+ * State-reporting exports (docs/state-export.md): named profiles of what leaves, for whom.
+ */
+exports?: {
+/**
+ * Where exports started by the API or a schedule are written (one zip per export), relative to the configuration file. Default: .hub/exports next to the configuration.
+ */
+outputDir?: string
+profiles?: {
+/**
+ * Permanent name, used by the CLI, the API and the manifest (e.g. state-doe).
+ */
+name: string
+/**
+ * Who receives the extract: the name recorded in the disclosure log.
+ */
+recipient: string
+description?: string
+/**
+ * Files to produce (default: all of them).
+ * 
+ * @minItems 1
+ */
+files?: [("students" | "enrollment" | "course_credits" | "assessment_results" | "behaviour" | "discipline_actions" | "attendance" | "competency_mastery" | "plp_coverage"), ...(("students" | "enrollment" | "course_credits" | "assessment_results" | "behaviour" | "discipline_actions" | "attendance" | "competency_mastery" | "plp_coverage"))[]]
+/**
+ * Field categories to let out on top of the default set. protected (IEP/504/EL... flags), sel (social-emotional competencies) and free_text (PLP and incident text) never leave unless listed here.
+ */
+include?: ("identity" | "enrollment" | "grades" | "assessment" | "attendance" | "behaviour" | "demographics" | "protected" | "sel" | "plp" | "free_text")[]
+/**
+ * Field categories to hold back from the default set (e.g. demographics).
+ */
+exclude?: ("identity" | "enrollment" | "grades" | "assessment" | "attendance" | "behaviour" | "demographics" | "protected" | "sel" | "plp" | "free_text")[]
+/**
+ * @minItems 1
+ */
+formats?: [("csv" | "ndjson"), ...(("csv" | "ndjson"))[]]
+/**
+ * Replace student ids by HMAC-SHA256(secret, unified id): stable for this recipient, different for another secret. State and local student ids are then left out.
+ */
+pseudonymize?: {
+/**
+ * The recipient's pseudonymization key (at least 16 characters).
+ */
+secret: ({
+/**
+ * Name of the environment variable holding the secret.
+ */
+$env: string
+} | {
+/**
+ * Encrypted with `hub secret encrypt` (AES-256-GCM, key from HUB_SECRET_KEY).
+ */
+$enc: string
+})
+}
+/**
+ * A cron expression (node-cron) for scheduled exports, written as zips to outputDir.
+ */
+schedule?: string
+/**
+ * School year of scheduled exports (the year it ends). Default: the current school year (July to June).
+ */
+schoolYear?: string
+}[]
+}
 }, ...({
 id: string
 name: string
@@ -1444,6 +1509,71 @@ maxAttempts?: number
  * Lifetime of the hub session a launch opens.
  */
 sessionTtlSeconds?: number
+}
+/**
+ * State-reporting exports (docs/state-export.md): named profiles of what leaves, for whom.
+ */
+exports?: {
+/**
+ * Where exports started by the API or a schedule are written (one zip per export), relative to the configuration file. Default: .hub/exports next to the configuration.
+ */
+outputDir?: string
+profiles?: {
+/**
+ * Permanent name, used by the CLI, the API and the manifest (e.g. state-doe).
+ */
+name: string
+/**
+ * Who receives the extract: the name recorded in the disclosure log.
+ */
+recipient: string
+description?: string
+/**
+ * Files to produce (default: all of them).
+ * 
+ * @minItems 1
+ */
+files?: [("students" | "enrollment" | "course_credits" | "assessment_results" | "behaviour" | "discipline_actions" | "attendance" | "competency_mastery" | "plp_coverage"), ...(("students" | "enrollment" | "course_credits" | "assessment_results" | "behaviour" | "discipline_actions" | "attendance" | "competency_mastery" | "plp_coverage"))[]]
+/**
+ * Field categories to let out on top of the default set. protected (IEP/504/EL... flags), sel (social-emotional competencies) and free_text (PLP and incident text) never leave unless listed here.
+ */
+include?: ("identity" | "enrollment" | "grades" | "assessment" | "attendance" | "behaviour" | "demographics" | "protected" | "sel" | "plp" | "free_text")[]
+/**
+ * Field categories to hold back from the default set (e.g. demographics).
+ */
+exclude?: ("identity" | "enrollment" | "grades" | "assessment" | "attendance" | "behaviour" | "demographics" | "protected" | "sel" | "plp" | "free_text")[]
+/**
+ * @minItems 1
+ */
+formats?: [("csv" | "ndjson"), ...(("csv" | "ndjson"))[]]
+/**
+ * Replace student ids by HMAC-SHA256(secret, unified id): stable for this recipient, different for another secret. State and local student ids are then left out.
+ */
+pseudonymize?: {
+/**
+ * The recipient's pseudonymization key (at least 16 characters).
+ */
+secret: ({
+/**
+ * Name of the environment variable holding the secret.
+ */
+$env: string
+} | {
+/**
+ * Encrypted with `hub secret encrypt` (AES-256-GCM, key from HUB_SECRET_KEY).
+ */
+$enc: string
+})
+}
+/**
+ * A cron expression (node-cron) for scheduled exports, written as zips to outputDir.
+ */
+schedule?: string
+/**
+ * School year of scheduled exports (the year it ends). Default: the current school year (July to June).
+ */
+schoolYear?: string
+}[]
 }
 })[]]
 /**

@@ -8,6 +8,7 @@ import * as m007 from './007_outbound';
 import * as m008 from './008_oneroster_provider';
 import * as m009 from './009_lti';
 import * as m010 from './010_sqlite_rowid';
+import * as m011 from './011_exports';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -25,6 +26,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '008_oneroster_provider': m008,
   '009_lti': m009,
   '010_sqlite_rowid': m010,
+  '011_exports': m011,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {
