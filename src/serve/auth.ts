@@ -6,7 +6,8 @@
  *
  * Scopes: `roster.read` (entities), `runs.read` (connectors, runs, reject reports), `sync.run` (start and approve
  * runs), `identity.manage` (merges, review queue, guardian links), `demographics.read`, `protected.read` (IEP, 504,
- * English-learner and other protected program flags), `sessions.issue` (mint person sessions for a portal's users),
+ * English-learner and other protected program flags), `sessions.issue` (mint person sessions for a portal's users), `evidence.write` (staff-entered competency evidence,
+ * alignments, course requirements, mastery recomputes),
  * `admin` (everything, including raw rows in reject reports). Person sessions (sessions.ts) carry no scopes. A key also lists the tenants it may act on, or
  * ["*"]. A tenant the key may not see and a tenant that does not exist get the same 403, so keys cannot probe ids.
  */
@@ -17,7 +18,7 @@ import type { HubConfig } from '../types/unified.generated';
 import { isSecretRef, resolveSecret } from '../core/secrets';
 import { looksLikeJwt, type SessionKeys, type PersonSession } from './sessions';
 
-export const SCOPES = ['admin', 'roster.read', 'runs.read', 'sync.run', 'identity.manage', 'demographics.read', 'protected.read', 'sessions.issue'] as const;
+export const SCOPES = ['admin', 'roster.read', 'runs.read', 'sync.run', 'identity.manage', 'demographics.read', 'protected.read', 'sessions.issue', 'evidence.write'] as const;
 export type Scope = (typeof SCOPES)[number];
 
 export interface Principal {

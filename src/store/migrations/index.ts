@@ -3,6 +3,7 @@ import * as m001 from './001_foundation';
 import * as m002 from './002_identity';
 import * as m003 from './003_caliper';
 import * as m004 from './004_access';
+import * as m005 from './005_mastery';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -15,6 +16,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '002_identity': m002,
   '003_caliper': m003,
   '004_access': m004,
+  '005_mastery': m005,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {
