@@ -10,6 +10,7 @@ import { ajv, ajvDetails, schemaId } from './schemas';
 import { isSecretRef, resolveSecret } from './secrets';
 import type { HubConfig } from '../types/unified.generated';
 import { getConnector, connectorTypes } from '../ingest/registry';
+import { competencyConfigProblems } from '../derive/rules';
 
 export type TenantConfig = HubConfig['tenants'][number];
 export type ConnectorConfig = NonNullable<TenantConfig['connectors']>[number];
@@ -69,6 +70,7 @@ export function validateConfig(json: unknown, file = '(inline)', baseDir = proce
   config.tenants.forEach((t, ti) => {
     if (tenantIds.has(t.id)) details.push({ path: `$.tenants[${ti}].id`, message: `duplicate tenant id '${t.id}'` });
     tenantIds.add(t.id);
+    details.push(...competencyConfigProblems(t.competencies, `$.tenants[${ti}].competencies`));
     const ids = new Set<string>();
     (t.connectors ?? []).forEach((c, ci) => {
       const at = `$.tenants[${ti}].connectors[${ci}]`;

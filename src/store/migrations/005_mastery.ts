@@ -15,6 +15,17 @@
  */
 import type { Knex } from 'knex';
 import { createKeyedTable } from './001_foundation';
+import { jsonFieldSql } from './004_access';
+
+/**
+ * Partial expression indexes: the results of a line item and the results of an assessment (a line item whose
+ * alignment changed re-derives its results). Partial, so no other record pays for them on ingest; queries must spell
+ * the entity type as a literal for the planner to use them (src/derive/evidence.ts does).
+ */
+export const RESULT_INDEXES = [
+  { name: 'records_result_lineitem', type: 'result', field: 'lineItemId' },
+  { name: 'records_aresult_assessment', type: 'assessmentResult', field: 'assessmentId' },
+] as const;
 
 export async function up(knex: Knex): Promise<void> {
   await createKeyedTable(knex, 'evidence', (t) => {
@@ -115,8 +126,14 @@ export async function up(knex: Knex): Promise<void> {
     t.primary(['tenant_id', 'learner_id', 'course_id']);
     t.index(['tenant_id', 'course_id']);
   });
+
+  const dialect = /sqlite/.test(String(knex.client.config.client)) ? 'sqlite' : 'pg';
+  for (const ix of RESULT_INDEXES) {
+    await knex.raw(`create index ${ix.name} on records (tenant_id, ${jsonFieldSql(dialect, ix.field)}) where entity_type = '${ix.type}'`);
+  }
 }
 
 export async function down(knex: Knex): Promise<void> {
+  for (const ix of RESULT_INDEXES) await knex.raw(`drop index if exists ${ix.name}`);
   for (const t of ['credits', 'course_competencies', 'alignments', 'mastery', 'evidence_problems', 'evidence']) await knex.schema.dropTableIfExists(t);
 }
