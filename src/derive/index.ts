@@ -68,7 +68,7 @@ const add = (a: WriteStats, b: WriteStats) => {
   a.unchanged += b.unchanged;
 };
 
-const EV_COLS = ['id', 'learner_id', 'competency_id', 'level', 'raw_score', 'raw_max', 'attempt', 'observed_at', 'late', 'exempt', 'missing', 'source_kind', 'source_id', 'item_id'];
+const EV_COLS = ['id', 'learner_id', 'competency_id', 'level', 'raw_score', 'raw_max', 'attempt', 'observed_at', 'late', 'exempt', 'missing', 'source_kind', 'source_id', 'item_id', 'objective'];
 
 /**
  * Recomputes mastery for learners: `targets` per learner (null = every competency their evidence reaches, and every

@@ -36,6 +36,7 @@ export interface EvidenceLike {
   source_kind: string;
   source_id: string;
   item_id: string | null;
+  objective?: string | null;
 }
 
 export type Status = 'not_started' | 'in_progress' | 'mastered';
@@ -91,8 +92,11 @@ const MAX_LISTED = 50;
 const round = (x: number): number => Math.round(x * 1e4) / 1e4;
 const truthy = (v: boolean | number): boolean => v === true || v === 1;
 
+const cmp = (a: string | null | undefined, b: string | null | undefined): number => ((a ?? '') < (b ?? '') ? -1 : (a ?? '') > (b ?? '') ? 1 : 0);
+
+/** Oldest first; same day: attempt, then the objective code (stable across databases), then the evidence id. */
 function byTime(a: EvidenceLike, b: EvidenceLike): number {
-  return a.observed_at < b.observed_at ? -1 : a.observed_at > b.observed_at ? 1 : (a.attempt ?? 0) - (b.attempt ?? 0) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+  return cmp(a.observed_at, b.observed_at) || (a.attempt ?? 0) - (b.attempt ?? 0) || cmp(a.objective, b.objective) || cmp(a.id, b.id);
 }
 
 /** Computes one mastery value. `evidence` may include other competencies' evidence (contributors) and any order. */

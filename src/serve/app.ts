@@ -19,6 +19,7 @@ import { runRoutes } from './runs';
 import { learnerRoutes } from './learners';
 import { entityRoutes } from './entities';
 import { peopleRoutes } from './people';
+import { competencyRoutes } from './competencies';
 import { sessionKeys } from './sessions';
 import { caliperRouter, learningEventRoutes } from '../caliper';
 
@@ -133,6 +134,7 @@ export function buildApp(deps: BuildAppDeps): express.Express {
   entityRoutes(api, appDeps);
   learnerRoutes(api, appDeps);
   peopleRoutes(api, appDeps);
+  competencyRoutes(api, appDeps);
   learningEventRoutes(api, appDeps);
 
   // Caliper sensors post to /caliper/:tenant with their own bearer tokens (src/caliper/README.md).
