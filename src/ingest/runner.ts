@@ -273,7 +273,8 @@ export async function runSync(deps: RuntimeDeps, opts: SyncOptions): Promise<Run
   } finally {
     await releaseLock(db, opts.tenantId, opts.connectorId, runId);
   }
-  for (const h of hooks) if (h.afterRun && status !== 'cancelled') await runHook(h, 'run', () => h.afterRun!(hookCtx, { status, counts: total, matching }));
+  // A failed or cancelled run did no sweep and no identity resolution: its committed pages were derived already.
+  for (const h of hooks) if (h.afterRun && (status === 'succeeded' || status === 'needs_review')) await runHook(h, 'run', () => h.afterRun!(hookCtx, { status, counts: total, matching }));
   log.info({ runId, status, durationMs, ...total }, 'sync finished');
   return {
     id: runId, tenantId: opts.tenantId, connectorId: opts.connectorId, status, dryRun, counts: total, streams, review, matching,
