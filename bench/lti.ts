@@ -72,7 +72,7 @@ async function main() {
     })));
     const learners = [...inClass, ...extra];
     const rows = learners.flatMap((l, i) => Array.from({ length: 16 }, (_, j) => ({
-      tenant_id: 'd1', learner_id: l, competency_id: `comp-${String(j).padStart(2, '0')}`, framework_id: 'fw', subject: 'math', level: 1 + ((i * 7 + j * 3) % 30) / 10, scale_min: 1, scale_max: 4,
+      tenant_id: 'd1', learner_id: l, competency_id: `comp-${String(j).padStart(2, '0')}`, framework_id: 'fw', subject: 'math', level: 1 + ((i * 7 + j * 3) % 30) / 10, scale_min: 1, scale_max: 4, threshold: 3,
       status: (i + j) % 5 === 0 ? 'mastered' : 'in_progress', method: 'bench', evidence_count: 1 + ((i + j) % 6), last_evidence_at: now, explain: '{}', updated_at: now,
     })));
     for (let i = 0; i < rows.length; i += 200) await db.knex('mastery').insert(rows.slice(i, i + 200));

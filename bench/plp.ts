@@ -127,7 +127,7 @@ async function main(): Promise<void> {
   await ensureMastery(db);
   const subjects = ['Mathematics', 'English Language Arts', 'Science', 'Social Studies'];
   await db.knex('mastery').insert(Array.from({ length: 120 }, (_, i) => ({
-    tenant_id: 'bench', learner_id: learner, competency_id: `comp-${i}`, framework_id: 'fw', subject: subjects[i % 4], level: 1 + (i % 4), scale_min: 1, scale_max: 4,
+    tenant_id: 'bench', learner_id: learner, competency_id: `comp-${i}`, framework_id: 'fw', subject: subjects[i % 4], level: 1 + (i % 4), scale_min: 1, scale_max: 4, threshold: 3,
     status: ['not_started', 'in_progress', 'mastered'][i % 3], method: 'decaying-average', evidence_count: 3, last_evidence_at: null, explain: '{}', updated_at: new Date(Date.now() - i * 3 * 86400000).toISOString(),
   })));
   const assessment = (await insertRecords(db, 'assessment', [{ title: 'Interim' }]))[0];

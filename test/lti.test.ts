@@ -149,7 +149,7 @@ describeEachDb('LTI 1.3 tool', (t) => {
     const now = new Date().toISOString();
     await db.knex('mastery').where({ tenant_id: 'd1' }).delete();
     const rows = students.flatMap((s, i) => comps.map((c) => ({
-      tenant_id: 'd1', learner_id: s.personId, competency_id: c, framework_id: 'fw-1', subject: 'math', level: i === 0 ? 1 : 3.5, scale_min: 1, scale_max: 4,
+      tenant_id: 'd1', learner_id: s.personId, competency_id: c, framework_id: 'fw-1', subject: 'math', level: i === 0 ? 1 : 3.5, scale_min: 1, scale_max: 4, threshold: 3,
       status: i === 0 ? 'in_progress' : 'mastered', method: 'decaying_average', evidence_count: 3, last_evidence_at: now, explain: '{}', updated_at: now,
     })));
     await db.knex('mastery').insert(rows);

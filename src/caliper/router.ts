@@ -20,6 +20,7 @@ import { checkQuery } from '../serve/params';
 import { bearerToken, loadSensors, matchSensor, type Sensor, type TenantSensors } from './auth';
 import { entityRow, eventRow, type EntityRow, type EventRow } from './extract';
 import { writeEnvelope } from './store';
+import { afterCaliper } from '../derive/caliper-hook';
 import { checkEnvelope, isPlainObject, validateItem, type Problem } from './validate';
 import { SUPPORTED_VERSIONS } from './vocab';
 
@@ -175,9 +176,13 @@ export function caliperRouter(deps: CaliperDeps): express.Router {
     // Acknowledged only once committed: a failure here is a 5xx and the sensor keeps the envelope.
     const result = await writeEnvelope(db, { tenantId, sensor: sensor.id, dataVersion: env.dataVersion, receivedAt: nowIso(), events, entities });
     const summary = { reqId: res.locals.reqId, tenant: tenantId, sensor: sensor.name, items: env.data.length, ...result, rejected: rejected.length };
+    // Scored events may be competency evidence: derived after the acknowledgement (never delaying it, never failing it).
+    const scored = events.filter((e) => e.score_given !== null).map((e) => e.event_id);
+    const derive = () => afterCaliper({ db, config: deps.config, log }, tenantId, scored);
     if (!rejected.length) {
       log.debug(summary, 'caliper envelope');
       res.status(200).end();
+      await derive();
       return;
     }
     log.warn({ ...summary, problems: rejected.slice(0, 5).flatMap((r) => r.problems.slice(0, 2).map((p) => `${p.rule} ${p.path}`)) }, 'caliper envelope: items rejected');
@@ -191,6 +196,7 @@ export function caliperRouter(deps: CaliperDeps): express.Router {
       }),
     };
     res.status(200).json(report);
+    await derive();
   });
 
   // Body-parser errors get Caliper's codes; the app's error handler answers with the envelope.

@@ -31,6 +31,8 @@ import { exportOneRosterCsv } from '../serve/export/oneroster-csv';
 import { parseExportSince } from '../serve/export/routes';
 import { startExport, startExportScheduler } from '../serve/export/state/runs';
 import { findProfile, parseSchoolYear } from '../serve/export/state/profile';
+import { recomputeTenant } from '../derive/index';
+import { formatFigures, masteryFigures } from '../derive/figures';
 
 const interactive = !!process.stderr.isTTY && !process.env.CI;
 const out = (s = '') => process.stdout.write(`${s}\n`);
@@ -411,6 +413,11 @@ export function buildCli(): Command {
             if (r) printRun(r);
           }
         }
+        for (const t of hub.config.config.tenants) {
+          if (!t.competencies) continue;
+          out(`mastery ${t.id} (derived after each sync; \`hub mastery\` shows these figures):`);
+          for (const line of formatFigures(await masteryFigures(hub.db, hub.config, t.id))) out(`  ${line}`);
+        }
         const port = o.port ? Number(o.port) : Number(process.env.PORT ?? hub.config.config.server?.port ?? 3000);
         const tenant = hub.config.config.tenants[0].id;
         if (configFile === DEMO_CONFIG) {
@@ -426,6 +433,7 @@ export function buildCli(): Command {
             `  TOKEN=$(curl -s -u demo-vendor:$(cat .hub/demo-oneroster-secret) -d grant_type=client_credentials http://127.0.0.1:${port}/ims/oneroster/token | sed 's/.*"access_token":"\\([^"]*\\)".*/\\1/')`,
             `  curl -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:${port}/ims/oneroster/rostering/v1p2/students?limit=5"`,
             `  curl -H "Authorization: Bearer $(cat .hub/demo-api-key)" -o demo-oneroster.zip http://127.0.0.1:${port}/api/v1/tenants/${tenant}/exports/oneroster`,
+            `  curl -H "Authorization: Bearer $(cat .hub/demo-api-key)" "http://127.0.0.1:${port}/api/v1/tenants/${tenant}/competencies?subject=Mathematics"`,
             'Stop with Ctrl-C.',
           );
         }
@@ -482,6 +490,31 @@ export function buildCli(): Command {
       });
       if (interactive) process.stderr.write('\r\x1b[K');
       out(JSON.stringify(summary, null, 2));
+    });
+
+  const mastery = program.command('mastery').description('competency mastery: figures, recompute');
+  mastery
+    .command('stats', { isDefault: true })
+    .description('evidence, problems, mastery by framework and subject, credits')
+    .option('-t, --tenant <id>', 'tenant (default: the only one)')
+    .action(async (o: { tenant?: string }, cmd: Command) => {
+      await withHub(cmd, async (hub) => {
+        for (const line of formatFigures(await masteryFigures(hub.db, hub.config, pickTenant(hub, o.tenant)))) out(line);
+      });
+    });
+  mastery
+    .command('recompute')
+    .description('derive all evidence again and recompute every mastery value and credit (after changing methods, scales or alignments)')
+    .option('-t, --tenant <id>', 'tenant (default: the only one)')
+    .option('--mastery-only', 'keep the stored evidence; recompute mastery and credits only (a method or threshold change)')
+    .action(async (o: { tenant?: string; masteryOnly?: boolean }, cmd: Command) => {
+      await withHub(cmd, async (hub) => {
+        const tenantId = pickTenant(hub, o.tenant);
+        const r = await recomputeTenant({ db: hub.db, config: hub.config, log: hub.log }, tenantId, { cause: who().slice(0, 32), evidence: !o.masteryOnly });
+        out(`recomputed ${tenantId} in ${(r.durationMs / 1000).toFixed(1)}s: evidence ${fmt(r.evidence)}, problems ${fmt(r.problems)}, learners ${fmt(r.learners)}`);
+        out(`  mastery created ${fmt(r.mastery.created)}, updated ${fmt(r.mastery.updated)}, deleted ${fmt(r.mastery.deleted)}, unchanged ${fmt(r.mastery.unchanged)}; credits awarded ${fmt(r.credits.awarded)}, revoked ${fmt(r.credits.revoked)}`);
+        for (const line of formatFigures(await masteryFigures(hub.db, hub.config, tenantId))) out(line);
+      });
     });
 
   program

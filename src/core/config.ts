@@ -12,6 +12,7 @@ import type { HubConfig } from '../types/unified.generated';
 import { getConnector, connectorTypes } from '../ingest/registry';
 import { parseTarget } from '../webhooks/ssrf';
 import { profileConfigProblems } from '../serve/export/state/profile';
+import { competencyConfigProblems } from '../derive/rules';
 
 export type TenantConfig = HubConfig['tenants'][number];
 export type ConnectorConfig = NonNullable<TenantConfig['connectors']>[number];
@@ -71,6 +72,7 @@ export function validateConfig(json: unknown, file = '(inline)', baseDir = proce
   config.tenants.forEach((t, ti) => {
     if (tenantIds.has(t.id)) details.push({ path: `$.tenants[${ti}].id`, message: `duplicate tenant id '${t.id}'` });
     tenantIds.add(t.id);
+    details.push(...competencyConfigProblems(t.competencies, `$.tenants[${ti}].competencies`));
     const ids = new Set<string>();
     (t.connectors ?? []).forEach((c, ci) => {
       const at = `$.tenants[${ti}].connectors[${ci}]`;

@@ -23,6 +23,8 @@ import { nowIso } from '../normalize/canonical';
 import { recomputePersons, type IdentitySettings } from '../normalize/persons';
 import { resolveIdentities, type MatchStats } from '../normalize/resolve';
 import { resolveAgents } from '../normalize/agents';
+import { relevantChanges, type IngestHook } from './hooks';
+import { deriveHook } from '../derive/hook';
 
 export type RunStatus = 'running' | 'succeeded' | 'failed' | 'needs_review' | 'cancelled';
 export type RunTrigger = 'manual' | 'schedule' | 'api' | 'startup';
@@ -82,7 +84,11 @@ export interface RuntimeDeps {
   db: Db;
   config: LoadedConfig;
   log?: Logger;
+  /** What runs after pages and runs commit (default: the mastery derive hook, src/derive/hook.ts). */
+  hooks?: (deps: RuntimeDeps) => IngestHook[];
 }
+
+export const defaultHooks = (deps: RuntimeDeps): IngestHook[] => [deriveHook(deps)];
 
 /** A lock whose heartbeat is older than this belongs to a dead process and may be taken over. */
 export const LOCK_STALE_MS = 10 * 60 * 1000;
@@ -161,6 +167,15 @@ export async function runSync(deps: RuntimeDeps, opts: SyncOptions): Promise<Run
     await db.knex.raw('pragma analysis_limit = 1000');
     await db.knex.raw('analyze');
   };
+  const hooks = dryRun ? [] : (deps.hooks ?? defaultHooks)(deps);
+  const hookCtx = { tenantId: opts.tenantId, connectorId: opts.connectorId, runId };
+  const runHook = async (h: IngestHook, what: string, fn: () => Promise<void>) => {
+    try {
+      await fn();
+    } catch (e) {
+      log.error({ runId, hook: h.name, code: toHubError(e).code }, `${what} hook failed; the run's data stays committed`);
+    }
+  };
 
   try {
     const cursors = await loadCursors(db, opts.tenantId, opts.connectorId);
@@ -220,6 +235,10 @@ export async function runSync(deps: RuntimeDeps, opts: SyncOptions): Promise<Run
         const counts = res.counts;
         for (const r of res.rejects) if (reported.length < REPORTED_REJECTS) reported.push({ stream: p.stream, location: r.location, field: r.field, code: r.code, reason: r.reason });
         if (!dryRun) rememberRefs(refCache, res.resolved, res.deletedSources);
+        for (const h of hooks) {
+          const changed = relevantChanges(h, res.changed);
+          if (changed) await runHook(h, 'page', () => h.afterPage(hookCtx, changed));
+        }
         pages++;
         report.counts = addCounts(report.counts, counts);
         total = addCounts(total, counts);
@@ -278,6 +297,8 @@ export async function runSync(deps: RuntimeDeps, opts: SyncOptions): Promise<Run
   } finally {
     await releaseLock(db, opts.tenantId, opts.connectorId, runId);
   }
+  // A failed or cancelled run did no sweep and no identity resolution: its committed pages were derived already.
+  for (const h of hooks) if (h.afterRun && (status === 'succeeded' || status === 'needs_review')) await runHook(h, 'run', () => h.afterRun!(hookCtx, { status, counts: total, matching }));
   log.info({ runId, status, durationMs, ...total }, 'sync finished');
   return {
     id: runId, tenantId: opts.tenantId, connectorId: opts.connectorId, status, dryRun, counts: total, streams, review, matching,

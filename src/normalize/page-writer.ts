@@ -64,6 +64,8 @@ export interface PageResult {
   resolved: Map<EntityType, Map<string, string>>;
   /** Source records this page deleted (to drop from that cache). */
   deletedSources: { type: string; sourceIds: string[] }[];
+  /** Unified records this page created, updated, restored or deleted (persons excepted), by type: what derive hooks read. */
+  changed?: Map<string, string[]>;
 }
 
 type StoredReject = PageResult['rejects'][number];
@@ -319,6 +321,7 @@ export async function writePage(tx: IngestTx, ctx: WriteContext, records: Source
   counts.rejected = rejects.length;
 
   if (ctx.dryRun) return { counts, rejects, resolved, deletedSources };
+  const changed = new Map<string, string[]>();
 
   // Field diffs for updates: the change log carries [old, new] so any past version can be rebuilt.
   if (pendingUpdates.length) {
@@ -350,6 +353,7 @@ export async function writePage(tx: IngestTx, ctx: WriteContext, records: Source
     await tx.upsertRecords(recordRows);
     for (const d of deletions) await tx.markDeleted(ctx.tenantId, d.type, d.id, seqOf.get(`${d.type}\u0000${d.id}`)!, ctx.at);
     await tx.insertChanges(rows);
+    for (const c of changes) (changed.get(c.entity_type) ?? changed.set(c.entity_type, []).get(c.entity_type)!).push(c.entity_id);
   } else if (sourceRows.length) {
     await tx.upsertSources(sourceRows);
   }
@@ -359,7 +363,7 @@ export async function writePage(tx: IngestTx, ctx: WriteContext, records: Source
   }
   for (const [type, ids] of touch) await tx.touchSources(ctx.tenantId, ctx.connectorId, type, ids, ctx.runId, ctx.at);
   for (const [type, ids] of touchedByReject) await tx.touchSources(ctx.tenantId, ctx.connectorId, type, ids, ctx.runId, ctx.at);
-  return { counts, rejects, resolved, deletedSources };
+  return { counts, rejects, resolved, deletedSources, changed };
 }
 
 const REF_CACHE_MAX = 200_000;

@@ -20,6 +20,7 @@ import { learnerRoutes } from './learners';
 import { entityRoutes } from './entities';
 import { peopleRoutes } from './people';
 import { plpRoutes } from './plp';
+import { competencyRoutes } from './competencies';
 import { sessionKeys } from './sessions';
 import { caliperRouter, learningEventRoutes } from '../caliper';
 import { changeRoutes } from './changes';
@@ -157,6 +158,7 @@ export function buildApp(deps: BuildAppDeps): express.Express {
   learnerRoutes(api, appDeps);
   peopleRoutes(api, appDeps);
   plpRoutes(api, appDeps);
+  competencyRoutes(api, appDeps);
   learningEventRoutes(api, appDeps);
   changeRoutes(api, appDeps);
   webhookRoutes(api, appDeps);

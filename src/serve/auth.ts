@@ -10,7 +10,7 @@
  * `changes.read` (the change feed; diff values also need roster.read, and demographics.read for demographic and
  * protected fields), `webhooks.manage` (webhook subscriptions and their delivery log), `audit.read` (the disclosure
  * log), `lti.manage` (LTI platform registrations, keys, context mappings, grade passback), `plp.write` (add, change and delete Personalized Learning Plan entries for any learner of the tenant),
- * `exports.run` (OneRoster CSV and state-reporting exports: start, status, download), `admin` (everything, including raw rows in reject reports). Person sessions (sessions.ts) carry no scopes.
+ * `evidence.write` (staff-entered competency evidence, alignments, course requirements, mastery recomputes), `exports.run` (OneRoster CSV and state-reporting exports: start, status, download), `admin` (everything, including raw rows in reject reports). Person sessions (sessions.ts) carry no scopes.
  * A key also lists the tenants it may act on, or
  * ["*"]. A tenant the key may not see and a tenant that does not exist get the same 403, so keys cannot probe ids.
  */
@@ -21,7 +21,7 @@ import type { HubConfig } from '../types/unified.generated';
 import { isSecretRef, resolveSecret } from '../core/secrets';
 import { looksLikeJwt, type SessionKeys, type PersonSession } from './sessions';
 
-export const SCOPES = ['admin', 'roster.read', 'runs.read', 'sync.run', 'identity.manage', 'demographics.read', 'protected.read', 'sessions.issue', 'changes.read', 'webhooks.manage', 'audit.read', 'exports.run', 'plp.write', 'lti.manage'] as const;
+export const SCOPES = ['admin', 'roster.read', 'runs.read', 'sync.run', 'identity.manage', 'demographics.read', 'protected.read', 'sessions.issue', 'changes.read', 'webhooks.manage', 'audit.read', 'exports.run', 'plp.write', 'lti.manage', 'evidence.write'] as const;
 export type Scope = (typeof SCOPES)[number];
 
 export interface Principal {

@@ -833,6 +833,33 @@ $env: string
  */
 $enc: string
 })
+/**
+ * A record named by its unified id, or by the connector that supplied it and that system's own id.
+ */
+export type SourceRef = ({
+id?: string
+connector?: string
+sourceId?: string
+} & SourceRef1 & {
+id?: string
+connector?: string
+sourceId?: string
+} & SourceRef1 & {
+id?: string
+connector?: string
+sourceId?: string
+} & SourceRef1)
+export type SourceRef1 = ({
+[k: string]: unknown
+} | {
+[k: string]: unknown
+})
+/**
+ * Competencies: a CASE CFItem identifier or URI, a humanCodingScheme code, or a unified competencyItem id.
+ * 
+ * @minItems 1
+ */
+export type CompetencyRefs = [string, ...(string)[]]
 
 /**
  * The hub's configuration file (hub.config.json). Relative paths are resolved against the file's folder.
@@ -878,7 +905,7 @@ tenants: [string, ...(string)[]]
  * 
  * @minItems 1
  */
-scopes: [("admin" | "roster.read" | "runs.read" | "sync.run" | "identity.manage" | "demographics.read" | "protected.read" | "sessions.issue" | "changes.read" | "webhooks.manage" | "audit.read" | "exports.run" | "plp.write" | "lti.manage"), ...(("admin" | "roster.read" | "runs.read" | "sync.run" | "identity.manage" | "demographics.read" | "protected.read" | "sessions.issue" | "changes.read" | "webhooks.manage" | "audit.read" | "exports.run" | "plp.write" | "lti.manage"))[]]
+scopes: [("admin" | "roster.read" | "runs.read" | "sync.run" | "identity.manage" | "demographics.read" | "protected.read" | "sessions.issue" | "changes.read" | "webhooks.manage" | "audit.read" | "exports.run" | "plp.write" | "lti.manage" | "evidence.write"), ...(("admin" | "roster.read" | "runs.read" | "sync.run" | "identity.manage" | "demographics.read" | "protected.read" | "sessions.issue" | "changes.read" | "webhooks.manage" | "audit.read" | "exports.run" | "plp.write" | "lti.manage" | "evidence.write"))[]]
 })[]
 /**
  * @minItems 1
@@ -1229,6 +1256,108 @@ schedule?: string
 schoolYear?: string
 }[]
 }
+/**
+ * Competency mastery (src/derive/): how evidence aligns to competencies and how mastery is computed.
+ */
+competencies?: {
+defaults?: MasteryRules
+/**
+ * Rules per framework (and optionally per subject inside it); they override defaults field by field.
+ */
+frameworks?: {
+/**
+ * CFDocument identifier or URI, or the unified framework id.
+ */
+framework: string
+/**
+ * Only the framework's items under this subject (e.g. Mathematics).
+ */
+subject?: string
+/**
+ * The framework's proficiency scale (default 0-4). Every score is mapped linearly onto it.
+ */
+scale?: {
+min: number
+max: number
+}
+/**
+ * Level at or above which a competency is mastered (default: 75% of the scale, 3 on 0-4).
+ */
+threshold?: number
+/**
+ * Level at or above which an in-progress learner is 'approaching' in readiness groups (default: 50% of the scale).
+ */
+approaching?: number
+method?: {
+type: ("highest" | "mostRecent" | "meanOfLast" | "decayingAverage" | "masteredTimes")
+/**
+ * meanOfLast: how many of the most recent; masteredTimes: how many scores at or above the threshold.
+ */
+n?: number
+/**
+ * decayingAverage: weight of the newest score (default 0.65).
+ */
+weight?: number
+}
+/**
+ * Late evidence: count it as scored (default), exclude it, or subtract a penalty (a share of the scale).
+ */
+late?: (("count" | "exclude") | {
+penalty: number
+})
+/**
+ * Work marked missing / not submitted: not evidence (default), or a score at the bottom of the scale.
+ */
+missing?: ("exclude" | "zero")
+}[]
+/**
+ * Association types through which evidence for the destination counts toward the origin (default exactMatchOf, isRelatedTo).
+ */
+crosswalkTypes?: string[]
+alignments?: (({
+[k: string]: unknown
+} | {
+[k: string]: unknown
+} | {
+[k: string]: unknown
+} | {
+[k: string]: unknown
+}) & {
+lineItem?: SourceRef
+assessment?: SourceRef
+/**
+ * With assessment: the objective (identification code) whose results are the evidence.
+ */
+objective?: string
+/**
+ * A Caliper assessment / assessment item IRI (the scored event's object or its assignable).
+ */
+caliper?: string
+competencies?: CompetencyRefs
+/**
+ * A JSON file {"lineItems": {"<source id>": ["<competency>", ...]}} (relative to the config file).
+ */
+file?: string
+/**
+ * With file: the connector whose source ids the file uses.
+ */
+connector?: string
+})[]
+/**
+ * How Caliper actor IRIs name learners: IRI = prefix + the connector's source id of the person.
+ */
+caliperActors?: {
+prefix: string
+connector: string
+}[]
+/**
+ * Credit by demonstrated competency: a course is awarded when all of these competencies are mastered.
+ */
+courses?: {
+course: SourceRef
+competencies: CompetencyRefs
+}[]
+}
 }, ...({
 id: string
 name: string
@@ -1575,6 +1704,108 @@ schedule?: string
 schoolYear?: string
 }[]
 }
+/**
+ * Competency mastery (src/derive/): how evidence aligns to competencies and how mastery is computed.
+ */
+competencies?: {
+defaults?: MasteryRules
+/**
+ * Rules per framework (and optionally per subject inside it); they override defaults field by field.
+ */
+frameworks?: {
+/**
+ * CFDocument identifier or URI, or the unified framework id.
+ */
+framework: string
+/**
+ * Only the framework's items under this subject (e.g. Mathematics).
+ */
+subject?: string
+/**
+ * The framework's proficiency scale (default 0-4). Every score is mapped linearly onto it.
+ */
+scale?: {
+min: number
+max: number
+}
+/**
+ * Level at or above which a competency is mastered (default: 75% of the scale, 3 on 0-4).
+ */
+threshold?: number
+/**
+ * Level at or above which an in-progress learner is 'approaching' in readiness groups (default: 50% of the scale).
+ */
+approaching?: number
+method?: {
+type: ("highest" | "mostRecent" | "meanOfLast" | "decayingAverage" | "masteredTimes")
+/**
+ * meanOfLast: how many of the most recent; masteredTimes: how many scores at or above the threshold.
+ */
+n?: number
+/**
+ * decayingAverage: weight of the newest score (default 0.65).
+ */
+weight?: number
+}
+/**
+ * Late evidence: count it as scored (default), exclude it, or subtract a penalty (a share of the scale).
+ */
+late?: (("count" | "exclude") | {
+penalty: number
+})
+/**
+ * Work marked missing / not submitted: not evidence (default), or a score at the bottom of the scale.
+ */
+missing?: ("exclude" | "zero")
+}[]
+/**
+ * Association types through which evidence for the destination counts toward the origin (default exactMatchOf, isRelatedTo).
+ */
+crosswalkTypes?: string[]
+alignments?: (({
+[k: string]: unknown
+} | {
+[k: string]: unknown
+} | {
+[k: string]: unknown
+} | {
+[k: string]: unknown
+}) & {
+lineItem?: SourceRef
+assessment?: SourceRef
+/**
+ * With assessment: the objective (identification code) whose results are the evidence.
+ */
+objective?: string
+/**
+ * A Caliper assessment / assessment item IRI (the scored event's object or its assignable).
+ */
+caliper?: string
+competencies?: CompetencyRefs
+/**
+ * A JSON file {"lineItems": {"<source id>": ["<competency>", ...]}} (relative to the config file).
+ */
+file?: string
+/**
+ * With file: the connector whose source ids the file uses.
+ */
+connector?: string
+})[]
+/**
+ * How Caliper actor IRIs name learners: IRI = prefix + the connector's source id of the person.
+ */
+caliperActors?: {
+prefix: string
+connector: string
+}[]
+/**
+ * Credit by demonstrated competency: a course is awarded when all of these competencies are mastered.
+ */
+courses?: {
+course: SourceRef
+competencies: CompetencyRefs
+}[]
+}
 })[]]
 /**
  * The LTI 1.3 tool (src/serve/lti/README.md): settings shared by every tenant.
@@ -1593,4 +1824,42 @@ keyOverlapHours?: number
  */
 tokenMaxAgeSeconds?: number
 }
+}
+export interface MasteryRules {
+/**
+ * The framework's proficiency scale (default 0-4). Every score is mapped linearly onto it.
+ */
+scale?: {
+min: number
+max: number
+}
+/**
+ * Level at or above which a competency is mastered (default: 75% of the scale, 3 on 0-4).
+ */
+threshold?: number
+/**
+ * Level at or above which an in-progress learner is 'approaching' in readiness groups (default: 50% of the scale).
+ */
+approaching?: number
+method?: {
+type: ("highest" | "mostRecent" | "meanOfLast" | "decayingAverage" | "masteredTimes")
+/**
+ * meanOfLast: how many of the most recent; masteredTimes: how many scores at or above the threshold.
+ */
+n?: number
+/**
+ * decayingAverage: weight of the newest score (default 0.65).
+ */
+weight?: number
+}
+/**
+ * Late evidence: count it as scored (default), exclude it, or subtract a penalty (a share of the scale).
+ */
+late?: (("count" | "exclude") | {
+penalty: number
+})
+/**
+ * Work marked missing / not submitted: not evidence (default), or a score at the bottom of the scale.
+ */
+missing?: ("exclude" | "zero")
 }

@@ -87,8 +87,8 @@ export async function ensureMasteryTable(db: Db): Promise<void> {
 /** Two mastery rows per learner: a math competency and a social-emotional one. */
 export async function seedMastery(db: Db, tenantId: string, learnerIds: string[]): Promise<void> {
   const rows = learnerIds.flatMap((id, i) => [
-    { tenant_id: tenantId, learner_id: id, competency_id: 'comp-math-1', framework_id: 'fw-math', subject: 'Math', level: 2 + (i % 3), scale_min: 1, scale_max: 4, status: 'proficient', method: 'decaying_average', evidence_count: 3 + i, last_evidence_at: '2026-10-01T00:00:00Z', explain: '{"secret":"explain text"}', updated_at: '2026-10-02T00:00:00Z' },
-    { tenant_id: tenantId, learner_id: id, competency_id: 'comp-sel-1', framework_id: 'fw-sel', subject: 'Social-Emotional Learning', level: 3, scale_min: 1, scale_max: 4, status: 'developing', method: 'most_recent', evidence_count: 1, last_evidence_at: '2026-10-03T00:00:00Z', explain: null, updated_at: '2026-10-04T00:00:00Z' },
+    { tenant_id: tenantId, learner_id: id, competency_id: 'comp-math-1', framework_id: 'fw-math', subject: 'Math', level: 2 + (i % 3), scale_min: 1, scale_max: 4, threshold: 3, status: 'proficient', method: 'decaying_average', evidence_count: 3 + i, last_evidence_at: '2026-10-01T00:00:00Z', explain: '{"secret":"explain text"}', updated_at: '2026-10-02T00:00:00Z' },
+    { tenant_id: tenantId, learner_id: id, competency_id: 'comp-sel-1', framework_id: 'fw-sel', subject: 'Social-Emotional Learning', level: 3, scale_min: 1, scale_max: 4, threshold: 3, status: 'developing', method: 'most_recent', evidence_count: 1, last_evidence_at: '2026-10-03T00:00:00Z', explain: '{}', updated_at: '2026-10-04T00:00:00Z' },
   ]);
   for (let i = 0; i < rows.length; i += 50) await db.knex('mastery').insert(rows.slice(i, i + 50));
 }

@@ -40,7 +40,7 @@ export interface MasteryInput {
 export async function insertMastery(db: Db, tenantId: string, learnerId: string, rows: MasteryInput[]): Promise<void> {
   await db.knex('mastery').insert(rows.map((r) => ({
     tenant_id: tenantId, learner_id: learnerId, competency_id: r.competencyId ?? randomUUID(), framework_id: 'fw-1', subject: r.subject,
-    level: r.level, scale_min: r.scaleMin ?? 1, scale_max: r.scaleMax ?? 4, status: r.status, method: 'decaying-average', evidence_count: 3,
+    level: r.level, scale_min: r.scaleMin ?? 1, scale_max: r.scaleMax ?? 4, threshold: 3, status: r.status, method: 'decaying-average', evidence_count: 3,
     last_evidence_at: r.updatedAt ?? new Date().toISOString(), explain: JSON.stringify({ evidence: [] }), updated_at: r.updatedAt ?? new Date().toISOString(),
   })));
 }

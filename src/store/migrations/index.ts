@@ -3,6 +3,7 @@ import * as m001 from './001_foundation';
 import * as m002 from './002_identity';
 import * as m003 from './003_caliper';
 import * as m004 from './004_access';
+import * as m005 from './005_mastery';
 import * as m006 from './006_plp';
 import * as m007 from './007_outbound';
 import * as m008 from './008_oneroster_provider';
@@ -21,6 +22,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '002_identity': m002,
   '003_caliper': m003,
   '004_access': m004,
+  '005_mastery': m005,
   '006_plp': m006,
   '007_outbound': m007,
   '008_oneroster_provider': m008,

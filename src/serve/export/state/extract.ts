@@ -480,11 +480,12 @@ async function buildPage(ctx: PageContext, persons: RecordRow[], files: Map<stri
   }
 
   if (wants('course_credits') && ctx.creditsTable) {
-    // Credit by competency (the mastery engine's table). Columns are read by name, tolerating its variants.
+    // Credit by competency (the mastery engine's `credits` table, migration 005): awarded courses, revoked ones left out.
     const rows = (await q('credits').where('tenant_id', t).whereIn('learner_id', ids).select('*')) as Record<string, unknown>[];
     rows.sort((a, b) => String(a.learner_id).localeCompare(String(b.learner_id)) || String(a.id ?? a.course_id ?? '').localeCompare(String(b.id ?? b.course_id ?? '')));
     for (const r of rows) {
       if (r.school_year !== undefined && r.school_year !== null && String(r.school_year) !== ctx.schoolYear) continue;
+      if (r.status === 'revoked' || r.revoked_at) continue; // a revoked credit is not a credit (src/derive/credit.ts)
       const courseId = str(r.course_id);
       const course = courseId ? cat.courses.get(courseId) : undefined;
       const awarded = str(r.awarded_at) ?? str(r.earned_at) ?? str(r.updated_at);
