@@ -61,7 +61,7 @@ if (!fs.existsSync(CHROMIUM)) {
       const now = new Date().toISOString();
       const learners = enr.filter((e) => e.classId === te.classId && e.role === 'student');
       await db.knex('mastery').insert(learners.flatMap((l, i) => ['c-alg-1', 'c-alg-2', 'c-alg-3'].map((c, j) => ({
-        tenant_id: 'd1', learner_id: l.personId, competency_id: c, level: 1 + ((i + j) % 4), scale_min: 1, scale_max: 4, threshold: 3, status: (i + j) % 4 === 3 ? 'mastered' : 'in_progress', evidence_count: 2, updated_at: now,
+        tenant_id: 'd1', learner_id: l.personId, competency_id: c, framework_id: 'fw-1', method: 'mostRecent', explain: '{}', level: 1 + ((i + j) % 4), scale_min: 1, scale_max: 4, threshold: 3, status: (i + j) % 4 === 3 ? 'mastered' : 'in_progress', evidence_count: 2, updated_at: now,
       }))));
       lms.users.set('t-1', { sub: 't-1', roles: [ROLE.instructor], personSourcedId: (await src(te.personId, 'person')).source_id });
       lms.hints.set('course', { context: { id: 'ctx-1', title: 'Algebra', courseSectionSourcedId: (await src(te.classId, 'class')).source_id } });
