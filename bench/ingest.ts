@@ -6,6 +6,17 @@
  * loads the same files with a plain baseline: csv-parse streaming into better-sqlite3 prepared INSERTs of the raw
  * rows in 10k-row transactions. Each path runs in its own child process so peak RSS is its own. Prints rows/s, the
  * ratio hub/baseline, and peak RSS. Also measures an identical re-run (everything unchanged) and the delta.
+ *
+ * npm run bench:ingest -- --all --students 5000 [--seed 42] [--keep]
+ *
+ * Every connector of the demo tenant (fixtures/demo/hub.config.json, with its settings as they are: SIS OneRoster 1.2
+ * CSV, LMS OneRoster 1.1 CSV with gradebook, two CASE packages, the interim-benchmark and behaviour mapped CSVs, the
+ * Ed-Fi XML state assessment + discipline) on the generated district, each through runSync in its own child process,
+ * next to a baseline of its format on the same files, also in its own child: CSV csv-parse -> prepared INSERT of the
+ * raw rows; XML saxes tokenizing -> one row per top-level element; CASE JSON.parse -> one row per CFItem and
+ * CFAssociation. Connectors that refer to students (all but the SIS and CASE) run on a copy of the store the SIS run
+ * left; only their own run is timed. Prints one table: rows, hub rows/s, baseline rows/s, ratio, hub peak RSS.
+ * Caliper (pushed over HTTP, not a connector) is measured by bench:caliper.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -13,6 +24,7 @@ import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { parse } from 'csv-parse';
 import Database from 'better-sqlite3';
+import { SaxesParser } from 'saxes';
 import { validateConfig } from '../src/core/config';
 import { openDb, migrate } from '../src/store/db';
 import { ensureTenants } from '../src/store/tenants';
@@ -26,16 +38,29 @@ const opt = (name: string, def?: string) => {
 };
 const FILES = ['orgs.csv', 'academicSessions.csv', 'courses.csv', 'classes.csv', 'users.csv', 'roles.csv', 'demographics.csv', 'enrollments.csv'];
 
+/** One CSV file of a baseline load: rows land raw in their own table. */
+interface CsvInput {
+  file: string;
+  table: string;
+  delimiter?: string;
+  /** 1-based line of the header (mapped-csv `headerRow`); default 1. */
+  fromLine?: number;
+}
+
 async function baseline(dir: string, dbFile: string) {
+  return csvBaseline(FILES.map((f) => ({ file: path.join(dir, f), table: f.replace('.csv', '') })), dbFile);
+}
+
+async function csvBaseline(inputs: CsvInput[], dbFile: string) {
   const db = new Database(dbFile);
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
   let rows = 0;
   const t0 = process.hrtime.bigint();
-  for (const f of FILES) {
-    const file = path.join(dir, f);
+  for (const input of inputs) {
+    const file = input.file;
     if (!fs.existsSync(file)) continue;
-    const parser = fs.createReadStream(file).pipe(parse({ bom: true, relax_column_count: true, skip_records_with_error: true }));
+    const parser = fs.createReadStream(file).pipe(parse({ bom: true, relax_column_count: true, skip_records_with_error: true, delimiter: input.delimiter ?? ',', from_line: input.fromLine ?? 1 }));
     let insert: Database.Statement | undefined;
     let width = 0;
     let batch: string[][] = [];
@@ -45,8 +70,10 @@ async function baseline(dir: string, dbFile: string) {
     for await (const rec of parser as AsyncIterable<string[]>) {
       if (!insert) {
         width = rec.length;
-        const table = f.replace('.csv', '');
-        db.exec(`create table "${table}" (${rec.map((h) => `"${h}" text`).join(',')})`);
+        const table = input.table;
+        // Header names as column names (a repeated or empty one gets its position appended).
+        const cols = rec.map((h, i) => (h && rec.indexOf(h) === i ? h : `${h}_${i}`).replace(/"/g, '""'));
+        db.exec(`create table "${table}" (${cols.map((h) => `"${h}" text`).join(',')})`);
         insert = db.prepare(`insert into "${table}" values (${rec.map(() => '?').join(',')})`);
         continue;
       }
@@ -83,6 +110,235 @@ async function hub(dir: string, dbFile: string, deltaDir?: string) {
   return { first, again };
 }
 
+// ---------------------------------------------------------------------------------------------------------------
+// --all: every connector of the demo tenant (fixtures/demo/hub.config.json, its settings as they are), each next to
+// the raw baseline of its format, on the same generated files.
+
+const DEMO_CONFIG_FILE = path.resolve(__dirname, '../fixtures/demo/hub.config.json');
+type Format = 'csv' | 'xml' | 'case';
+const FORMATS: Record<string, Format> = { 'oneroster-csv': 'csv', 'mapped-csv': 'csv', 'edfi-xml': 'xml', case: 'case' };
+interface DemoConnector { id: string; type: string; settings: Record<string, unknown> }
+interface DemoTenant { id: string; name: string; connectors: DemoConnector[]; identity?: unknown }
+interface BaselineSpec { format: Format; csv?: CsvInput[]; files?: string[] }
+interface HubOne { status: string; ms: number; counts: { read: number; inserted: number; updated: number; unchanged: number; rejected: number }; error?: string }
+
+function demoTenant(): DemoTenant {
+  return (JSON.parse(fs.readFileSync(DEMO_CONFIG_FILE, 'utf8')) as { tenants: DemoTenant[] }).tenants[0];
+}
+
+/**
+ * The demo tenant's connectors and identity settings, relative paths resolved against `baseDir` (the folder holding
+ * `district/`). Its API keys, OneRoster clients and sensors are left out: no secrets needed to ingest.
+ */
+function allConfig(baseDir: string) {
+  const t = demoTenant();
+  return validateConfig({ tenants: [{ id: t.id, name: t.name, connectors: t.connectors, ...(t.identity ? { identity: t.identity } : {}) }] }, `${DEMO_CONFIG_FILE} (bench --all)`, baseDir);
+}
+
+const listDir = (dir: string, ext: string) => fs.readdirSync(dir).filter((f) => f.toLowerCase().endsWith(ext) && f !== 'manifest.csv').sort().map((f) => path.join(dir, f));
+
+/** What the baseline of a connector's format reads: the same files the connector reads, per its demo settings. */
+function baselineSpec(c: DemoConnector, baseDir: string): BaselineSpec | undefined {
+  const format = FORMATS[c.type];
+  const s = c.settings as { path?: string; files?: string[]; delimiter?: string; headerRow?: number; source?: { file?: string } };
+  if (format === 'csv') {
+    const root = path.resolve(baseDir, s.path!);
+    const files = fs.statSync(root).isDirectory() ? listDir(root, '.csv') : [root];
+    return { format, csv: files.map((file) => ({ file, table: `${c.id}_${path.basename(file, '.csv')}`, delimiter: s.delimiter, fromLine: s.headerRow })) };
+  }
+  if (format === 'xml') {
+    const root = path.resolve(baseDir, s.path!);
+    const files = !fs.statSync(root).isDirectory() ? [root] : s.files ? s.files.map((f) => path.join(root, f)) : listDir(root, '.xml');
+    return { format, files };
+  }
+  if (format === 'case' && s.source?.file) return { format, files: [path.resolve(baseDir, s.source.file)] };
+  return undefined;
+}
+
+function rawDb(dbFile: string) {
+  const db = new Database(dbFile);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  return db;
+}
+
+/** Ed-Fi XML baseline: saxes tokenizes; one row per top-level element (file, element name, its leaf values as JSON). */
+async function xmlBaseline(files: string[], dbFile: string) {
+  const db = rawDb(dbFile);
+  db.exec('create table elements (file text, element text, data text)');
+  const insert = db.prepare('insert into elements values (?, ?, ?)');
+  const flush = db.transaction((b: string[][]) => {
+    for (const r of b) insert.run(r);
+  });
+  let rows = 0;
+  const t0 = process.hrtime.bigint();
+  for (const file of files) {
+    const name = path.basename(file);
+    const p = new SaxesParser({ xmlns: false });
+    let depth = 0;
+    let element = '';
+    let tag = '';
+    let values: string[] = [];
+    let batch: string[][] = [];
+    p.on('opentag', (t) => {
+      depth++;
+      tag = t.name;
+      if (depth === 2) {
+        element = t.name;
+        values = [];
+      }
+    });
+    p.on('text', (t) => {
+      if (depth >= 2) {
+        const v = t.trim();
+        if (v) values.push(tag, v);
+      }
+    });
+    p.on('closetag', () => {
+      if (depth-- !== 2) return;
+      batch.push([name, element, JSON.stringify(values)]);
+      rows++;
+      if (batch.length >= 10000) {
+        flush(batch);
+        batch = [];
+      }
+    });
+    for await (const chunk of fs.createReadStream(file, { encoding: 'utf8' })) p.write(chunk as string);
+    p.close();
+    if (batch.length) flush(batch);
+  }
+  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+  db.close();
+  return { rows, ms };
+}
+
+/** CASE baseline: JSON.parse of the CFPackage; one row per CFItem and per CFAssociation (identifier, JSON). */
+async function caseBaseline(files: string[], dbFile: string) {
+  const db = rawDb(dbFile);
+  db.exec('create table case_rows (kind text, identifier text, data text)');
+  const insert = db.prepare('insert into case_rows values (?, ?, ?)');
+  let rows = 0;
+  const t0 = process.hrtime.bigint();
+  for (const file of files) {
+    const pkg = JSON.parse(fs.readFileSync(file, 'utf8')) as { CFItems?: Array<{ identifier: string }>; CFAssociations?: Array<{ identifier: string }> };
+    db.transaction(() => {
+      for (const [kind, list] of [['CFItem', pkg.CFItems ?? []], ['CFAssociation', pkg.CFAssociations ?? []]] as const) {
+        for (const x of list) {
+          insert.run(kind, x.identifier, JSON.stringify(x));
+          rows++;
+        }
+      }
+    })();
+  }
+  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+  db.close();
+  return { rows, ms };
+}
+
+async function runBaseline(spec: BaselineSpec, dbFile: string) {
+  if (spec.format === 'csv') return csvBaseline(spec.csv!, dbFile);
+  if (spec.format === 'xml') return xmlBaseline(spec.files!, dbFile);
+  return caseBaseline(spec.files!, dbFile);
+}
+
+/** One connector's run through runSync on `dbFile` (empty, or a copy of the store after the SIS load); only the run is timed. */
+async function hubOne(baseDir: string, dbFile: string, connectorId: string): Promise<HubOne> {
+  const config = allConfig(baseDir);
+  const db = await openDb({ url: dbFile });
+  await migrate(db);
+  await ensureTenants(db, config.config);
+  const t0 = process.hrtime.bigint();
+  const r = await runSync({ db, config }, { tenantId: config.config.tenants[0].id, connectorId });
+  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+  await db.close();
+  return { status: r.status, ms, counts: r.counts, ...(r.error ? { error: `${r.error.code}: ${r.error.message}` } : {}) };
+}
+
+function spawnChild(childArgs: string[]): { result: unknown; maxRssMb: number } {
+  const r = spawnSync(process.execPath, [...process.execArgv, __filename, ...childArgs], { encoding: 'utf8', maxBuffer: 1 << 26 });
+  if (r.status !== 0) throw new Error(`child ${childArgs.slice(0, 4).join(' ')} failed: ${r.stderr}`);
+  return JSON.parse(r.stdout.trim().split('\n').pop()!);
+}
+
+/** A SQLite store file with its -wal / -shm companions, if any. */
+function copyStore(from: string, to: string) {
+  for (const suffix of ['', '-wal', '-shm']) if (fs.existsSync(from + suffix)) fs.copyFileSync(from + suffix, to + suffix);
+}
+
+async function mainAll(outDir: string) {
+  const tenant = demoTenant();
+  // The demo config's paths say ./district/...: a temp folder whose `district` is the generated district.
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'hub-bench-all-'));
+  const baseDir = path.join(work, 'base');
+  fs.mkdirSync(baseDir);
+  fs.symlinkSync(outDir, path.join(baseDir, 'district'), 'dir');
+  const template = path.join(work, 'after-sis.sqlite');
+  const sis = tenant.connectors.find((c) => c.type === 'oneroster-csv');
+  if (!sis) throw new Error(`${DEMO_CONFIG_FILE}: no oneroster-csv connector (the SIS) in the demo tenant`);
+  // Everything but the SIS itself and the CASE frameworks refers to students (or is matched against them): it runs
+  // on a copy of the store as the SIS run left it.
+  const afterSis = (c: DemoConnector) => c.id !== sis.id && c.type !== 'case';
+  const ordered = [sis, ...tenant.connectors.filter((c) => c !== sis)];
+  console.log(`load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}; ${os.cpus().length} CPUs; node ${process.version}`);
+  const table: string[][] = [];
+  const skipped: string[] = [];
+  let totRows = 0;
+  let totHubMs = 0;
+  let totBaseMs = 0;
+  try {
+    for (const c of ordered) {
+      const spec = baselineSpec(c, baseDir);
+      if (!spec) {
+        skipped.push(`${c.id} (${c.type}): no baseline for this source`);
+        continue;
+      }
+      const files = spec.csv ? spec.csv.map((x) => x.file) : spec.files!;
+      const mb = files.reduce((a, f) => a + fs.statSync(f).size, 0) / 1e6;
+      const baseDb = path.join(work, `baseline-${c.id}.sqlite`);
+      const base = spawnChild(['--child', 'all-baseline', '--spec', JSON.stringify(spec), '--db', baseDb]);
+      for (const f of fs.readdirSync(work)) if (f.startsWith(`baseline-${c.id}.sqlite`)) fs.rmSync(path.join(work, f));
+      const hubDb = path.join(work, `hub-${c.id}.sqlite`);
+      if (afterSis(c)) copyStore(template, hubDb);
+      const h = spawnChild(['--child', 'all-hub', '--base', baseDir, '--db', hubDb, '--connector', c.id]);
+      if (c === sis) copyStore(hubDb, template);
+      for (const f of fs.readdirSync(work)) if (f.startsWith(`hub-${c.id}.sqlite`)) fs.rmSync(path.join(work, f));
+      const b = base.result as { rows: number; ms: number };
+      const r = h.result as HubOne;
+      const hubRate = b.rows / (r.ms / 1000);
+      const baseRate = b.rows / (b.ms / 1000);
+      totRows += b.rows;
+      totHubMs += r.ms;
+      totBaseMs += b.ms;
+      table.push([
+        c.id + (afterSis(c) ? ' *' : ''), `${c.type} (${spec.format})`, fmtInt(b.rows), mb.toFixed(1), fmtInt(r.counts.read), fmtInt(r.counts.rejected),
+        (r.ms / 1000).toFixed(2), fmtInt(hubRate), fmtInt(baseRate), (hubRate / baseRate).toFixed(2), `${h.maxRssMb.toFixed(0)} MB`, r.status,
+      ]);
+      if (r.error) skipped.push(`${c.id}: run ${r.status}: ${r.error}`);
+    }
+  } finally {
+    fs.rmSync(work, { recursive: true, force: true });
+  }
+  const head = ['connector', 'type (format)', 'rows', 'MB', 'hub records', 'rejected', 'hub s', 'hub rows/s', 'baseline rows/s', 'ratio', 'hub peak RSS', 'status'];
+  table.push(['all of the above', '', fmtInt(totRows), '', '', '', (totHubMs / 1000).toFixed(2), fmtInt(totRows / (totHubMs / 1000)), fmtInt(totRows / (totBaseMs / 1000)), (totBaseMs / totHubMs).toFixed(2), '', '']);
+  const widths = head.map((hd, i) => Math.max(hd.length, ...table.map((r) => r[i].length)));
+  const line = (cells: string[]) => cells.map((x, i) => (i < 2 ? x.padEnd(widths[i]) : x.padStart(widths[i]))).join('  ');
+  console.log(line(head));
+  for (const r of table) console.log(line(r));
+  console.log(
+    [
+      'rows: source rows (CSV data rows, top-level XML elements, CFItems + CFAssociations) — both rates are these rows over each path\'s own time, so ratio = baseline time / hub time;',
+      'hub records: what the connector yielded (a mapped CSV row may give several records). Baselines: CSV csv-parse -> prepared INSERT of the raw rows;',
+      'XML saxes tokenizing -> one row per top-level element; CASE JSON.parse -> one row per CFItem / CFAssociation; 10k-row transactions, fresh SQLite, own child process.',
+      `* runs on a copy of the store after the ${sis.id} load (only its own run is timed, in its own process).`,
+      'Not here: Caliper is pushed over HTTP, not a connector (npm run bench:caliper); oneroster-rest needs a server (connectors/oneroster-rest/bench.ts, local mock);',
+      'lti-nrps is not in the demo.',
+    ].join('\n'),
+  );
+  for (const s of skipped) console.log(`note: ${s}`);
+}
+
+const fmtInt = (n: number) => Math.round(n).toLocaleString('en-US');
+
 function child(kind: string, dir: string): { result: Record<string, unknown>; maxRssMb: number } {
   const dbFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'hub-bench-')), 'bench.sqlite');
   const r = spawnSync(process.execPath, [...process.execArgv, __filename, '--child', kind, '--dir', dir, '--db', dbFile], { encoding: 'utf8', maxBuffer: 1 << 26 });
@@ -97,7 +353,11 @@ async function main() {
   if (kind) {
     const dir = opt('dir')!;
     const db = opt('db')!;
-    const result = kind === 'baseline' ? await baseline(dir, db) : await hub(dir, db);
+    const result =
+      kind === 'all-baseline' ? await runBaseline(JSON.parse(opt('spec')!) as BaselineSpec, db)
+      : kind === 'all-hub' ? await hubOne(opt('base')!, db, opt('connector')!)
+      : kind === 'baseline' ? await baseline(dir, db)
+      : await hub(dir, db);
     process.stdout.write(`${JSON.stringify({ result, maxRssMb: process.resourceUsage().maxRSS / 1024 })}\n`);
     return;
   }
@@ -108,6 +368,11 @@ async function main() {
     const t = Date.now();
     await generateDistrict({ seed, students, outDir });
     console.log(`generated ${students} students in ${((Date.now() - t) / 1000).toFixed(1)}s -> ${path.relative(process.cwd(), outDir)}`);
+  }
+  if (args.includes('--all')) {
+    await mainAll(outDir);
+    if (!args.includes('--keep')) fs.rmSync(outDir, { recursive: true, force: true });
+    return;
   }
   const dir = path.join(outDir, 'sis/bulk');
   const bytes = FILES.map((f) => path.join(dir, f)).filter((f) => fs.existsSync(f)).reduce((a, f) => a + fs.statSync(f).size, 0);

@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
+import { caliperDemoLines, demoSecret, shellRef } from '../src/cli/demo';
 
 const ROOT = path.join(__dirname, '..');
 const CLI = [require.resolve('tsx/cli'), path.join(ROOT, 'src/cli/main.ts')];
@@ -73,7 +74,7 @@ describe('hub CLI', () => {
 
   it('quick start: `hub start` generates, syncs and serves the demo district', async () => {
     const port = 20000 + Math.floor(Math.random() * 20000);
-    const child = spawn(process.execPath, [...CLI, '--database', path.join(dir, 'demo.sqlite'), 'start', '--port', String(port)], { env: { ...env, HUB_API_KEY: 'test-demo-key' }, cwd: ROOT });
+    const child = spawn(process.execPath, [...CLI, '--database', path.join(dir, 'demo.sqlite'), 'start', '--port', String(port)], { env: { ...env, HUB_API_KEY: 'test-demo-key', HUB_CALIPER_TOKEN: 'test-caliper-token' }, cwd: ROOT });
     let out = '';
     child.stdout.on('data', (d) => (out += d));
     child.stderr.on('data', (d) => (out += d));
@@ -88,9 +89,71 @@ describe('hub CLI', () => {
       expect(persons.status).toBe(200);
       expect(((await persons.json()) as { data: unknown[] }).data).toHaveLength(3);
       expect((await fetch(`http://127.0.0.1:${port}/api/v1/tenants/demo/persons`)).status).toBe(401);
+
+      // The demo Caliper sensor: the banner's curl posts the generator's first envelope with the sensor's token.
+      expect(out).toContain('Caliper 1.2: sensor https://practice-lab.example/sensors/district, token from HUB_CALIPER_TOKEN');
+      const curl = out.split('\n').find((l) => l.includes('/caliper/demo'))!;
+      expect(curl).toContain(`head -n 1 fixtures/demo/district/caliper/events.ndjson | curl`);
+      expect(curl).toContain('-H "Authorization: Bearer $HUB_CALIPER_TOKEN"');
+      expect(curl).toContain(`--data-binary @- http://127.0.0.1:${port}/caliper/demo`);
+      const envelope = fs.readFileSync(path.join(ROOT, 'fixtures/demo/district/caliper/events.ndjson'), 'utf8').split('\n')[0];
+      const post = (token: string) => fetch(`http://127.0.0.1:${port}/caliper/demo`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: envelope });
+      expect((await post('not-the-token')).status).toBe(401);
+      const posted = await post('test-caliper-token');
+      expect(posted.status).toBe(200);
+      expect(await posted.text()).toBe('');
+      const ids = (JSON.parse(envelope) as { data: Array<{ id: string }> }).data.map((e) => e.id);
+      const events = await fetch(`http://127.0.0.1:${port}/api/v1/tenants/demo/learning-events?limit=100`, { headers: { authorization: 'Bearer test-demo-key' } });
+      expect(events.status).toBe(200);
+      const stored = ((await events.json()) as { data: Array<{ data: { id: string }; meta: { sensor: string } }> }).data;
+      expect(stored.map((e) => e.data.id)).toEqual(ids);
+      expect(stored.every((e) => e.meta.sensor === 'https://practice-lab.example/sensors/district')).toBe(true);
     } finally {
       child.kill('SIGTERM');
       await new Promise((r) => child.once('exit', r));
     }
   }, 90000);
+
+  describe('demo secrets (hub start)', () => {
+    it('made once in their file (mode 0600), reused afterwards, set into the environment; an environment value wins and nothing is written', () => {
+      const file = path.join(dir, 'secrets/demo-caliper-token');
+      const env1: NodeJS.ProcessEnv = {};
+      const a = demoSecret(env1, 'HUB_CALIPER_TOKEN', file, 'demo_cal_');
+      expect(a).toEqual({ value: expect.stringMatching(/^demo_cal_[A-Za-z0-9_-]{24}$/), fromEnv: false, file });
+      expect(env1.HUB_CALIPER_TOKEN).toBe(a.value);
+      expect(fs.readFileSync(file, 'utf8')).toBe(`${a.value}\n`);
+      expect(fs.statSync(file).mode & 0o777).toBe(0o600);
+      const b = demoSecret({}, 'HUB_CALIPER_TOKEN', file, 'demo_cal_');
+      expect(b.value).toBe(a.value);
+      // An empty file (truncated by hand) gets a new value rather than an empty token.
+      fs.writeFileSync(file, '\n');
+      const c = demoSecret({}, 'HUB_CALIPER_TOKEN', file, 'demo_cal_');
+      expect(c.value).toMatch(/^demo_cal_/);
+      const other = path.join(dir, 'secrets/never-written');
+      const d = demoSecret({ HUB_CALIPER_TOKEN: 'from-env' }, 'HUB_CALIPER_TOKEN', other, 'demo_cal_');
+      expect(d).toEqual({ value: 'from-env', fromEnv: true, file: other });
+      expect(fs.existsSync(other)).toBe(false);
+      expect(shellRef(c, 'HUB_CALIPER_TOKEN', dir)).toBe('$(cat secrets/demo-caliper-token)');
+      expect(shellRef(d, 'HUB_CALIPER_TOKEN', dir)).toBe('$HUB_CALIPER_TOKEN');
+    });
+
+    it('the Caliper banner names the sensor, shows a generated token (never one from the environment) and posts the first envelope', () => {
+      const token = { value: 'demo_cal_x', fromEnv: false, file: path.join(dir, '.hub/demo-caliper-token') };
+      const lines = caliperDemoLines({
+        baseUrl: 'http://127.0.0.1:3999', tenant: 'demo', sensor: 'https://practice-lab.example/sensors/district', token, tokenEnv: 'HUB_CALIPER_TOKEN',
+        eventsFile: path.join(dir, 'district/caliper/events.ndjson'), apiKeyRef: '$(cat .hub/demo-api-key)', cwd: dir,
+      });
+      expect(lines).toEqual([
+        'Caliper 1.2: sensor https://practice-lab.example/sensors/district, token (stored in .hub/demo-caliper-token): demo_cal_x',
+        `  head -n 1 district/caliper/events.ndjson | curl -sS -w '%{http_code}\\n' -X POST -H "Authorization: Bearer $(cat .hub/demo-caliper-token)" -H 'Content-Type: application/json' --data-binary @- http://127.0.0.1:3999/caliper/demo`,
+        '  curl -H "Authorization: Bearer $(cat .hub/demo-api-key)" "http://127.0.0.1:3999/api/v1/tenants/demo/learning-events?limit=5"',
+      ]);
+      const fromEnv = caliperDemoLines({
+        baseUrl: 'http://h', tenant: 't', sensor: 'https://s.example/1', token: { value: 'secret-from-env', fromEnv: true, file: '/x' }, tokenEnv: 'HUB_CALIPER_TOKEN',
+        eventsFile: '/e.ndjson', apiKeyRef: '$HUB_API_KEY', cwd: '/',
+      });
+      expect(fromEnv.join('\n')).not.toContain('secret-from-env');
+      expect(fromEnv[0]).toBe('Caliper 1.2: sensor https://s.example/1, token from HUB_CALIPER_TOKEN');
+    });
+  });
 });

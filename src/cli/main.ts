@@ -24,6 +24,7 @@ import { initLtiServices, ltiBanner, startLtiGradePassback } from '../serve/lti'
 import { generateDistrict } from '../generator/district';
 import { redactUrl } from '../store/db';
 import { PROJECT_ROOT } from '../core/paths';
+import { caliperDemoLines, demoSecret, shellRef, type DemoSecret } from './demo';
 import { WebhookDispatcher } from '../webhooks/dispatcher';
 import { newWebhookSecret } from '../webhooks/signing';
 import { listDisclosures } from '../serve/disclosures';
@@ -122,6 +123,14 @@ async function serve(hub: Hub, opts: { port?: number; host?: string; banner?: st
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
   });
+}
+
+/** The demo's Caliper lines: the tenant's first sensor and a curl posting the first generated envelope to it. */
+function caliperBanner(tenant: Hub['config']['config']['tenants'][number], port: number, token: DemoSecret | undefined, apiKey: DemoSecret | undefined): string[] {
+  const sensor = tenant.caliper?.sensors?.[0];
+  const eventsFile = path.join(path.dirname(DEMO_CONFIG), 'district/caliper/events.ndjson');
+  if (!sensor || !token || !apiKey || !fs.existsSync(eventsFile)) return [];
+  return caliperDemoLines({ baseUrl: `http://127.0.0.1:${port}`, tenant: tenant.id, sensor: sensor.id, token, tokenEnv: 'HUB_CALIPER_TOKEN', eventsFile, apiKeyRef: shellRef(apiKey, 'HUB_API_KEY') });
 }
 
 export function buildCli(): Command {
@@ -380,25 +389,18 @@ export function buildCli(): Command {
       const g = cmd.optsWithGlobals() as { config?: string; database?: string };
       const configFile = resolveConfigPath(g.config);
       const banner: string[] = [];
+      let caliperToken: DemoSecret | undefined;
+      let apiKey: DemoSecret | undefined;
       if (configFile === DEMO_CONFIG) {
         const districtDir = path.join(path.dirname(DEMO_CONFIG), 'district');
         if (!fs.existsSync(path.join(districtDir, 'sis/bulk/manifest.csv'))) {
           out('generating the synthetic demo district (fixtures/demo/district)…');
           await generateDistrict({ seed: 42, students: 1200, outDir: districtDir });
         }
-        if (!process.env.HUB_API_KEY) {
-          const keyFile = path.join(PROJECT_ROOT, '.hub/demo-api-key');
-          fs.mkdirSync(path.dirname(keyFile), { recursive: true });
-          if (!fs.existsSync(keyFile)) fs.writeFileSync(keyFile, `demo_${randomBytes(18).toString('base64url')}\n`, { mode: 0o600 });
-          process.env.HUB_API_KEY = fs.readFileSync(keyFile, 'utf8').trim();
-        }
-        if (!process.env.HUB_ONEROSTER_SECRET) {
-          // The demo OneRoster client's secret, made once like the demo API key.
-          const secretFile = path.join(PROJECT_ROOT, '.hub/demo-oneroster-secret');
-          fs.mkdirSync(path.dirname(secretFile), { recursive: true });
-          if (!fs.existsSync(secretFile)) fs.writeFileSync(secretFile, `demo_or_${randomBytes(18).toString('base64url')}\n`, { mode: 0o600 });
-          process.env.HUB_ONEROSTER_SECRET = fs.readFileSync(secretFile, 'utf8').trim();
-        }
+        apiKey = demoSecret(process.env, 'HUB_API_KEY', path.join(PROJECT_ROOT, '.hub/demo-api-key'), 'demo_');
+        // The demo OneRoster client's secret and the demo Caliper sensor's token, made once like the demo API key.
+        demoSecret(process.env, 'HUB_ONEROSTER_SECRET', path.join(PROJECT_ROOT, '.hub/demo-oneroster-secret'), 'demo_or_');
+        caliperToken = demoSecret(process.env, 'HUB_CALIPER_TOKEN', path.join(PROJECT_ROOT, '.hub/demo-caliper-token'), 'demo_cal_');
       }
       const hub = await openHub({ configFile, databaseUrl: g.database, log: cliLogger() });
       try {
@@ -434,6 +436,8 @@ export function buildCli(): Command {
             `  curl -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:${port}/ims/oneroster/rostering/v1p2/students?limit=5"`,
             `  curl -H "Authorization: Bearer $(cat .hub/demo-api-key)" -o demo-oneroster.zip http://127.0.0.1:${port}/api/v1/tenants/${tenant}/exports/oneroster`,
             `  curl -H "Authorization: Bearer $(cat .hub/demo-api-key)" "http://127.0.0.1:${port}/api/v1/tenants/${tenant}/competencies?subject=Mathematics"`,
+            '',
+            ...caliperBanner(hub.config.config.tenants[0], port, caliperToken, apiKey),
             'Stop with Ctrl-C.',
           );
         }

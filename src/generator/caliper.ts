@@ -184,6 +184,9 @@ token held in an environment variable (or as a SHA-256, see \`src/caliper/README
 "caliper": { "sensors": [ { "id": "${SENSOR}", "name": "practice-lab", "token": { "$env": "CALIPER_PRACTICE_LAB_TOKEN" } } ] }
 \`\`\`
 
+In the hub's demo (\`npm start\`) this sensor is already configured, with its token in \`HUB_CALIPER_TOKEN\` (made once into
+\`.hub/demo-caliper-token\`), and the start banner prints a ready-to-run \`curl\` posting the first envelope.
+
 Then post one envelope:
 
 \`\`\`sh
