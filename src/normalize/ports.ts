@@ -78,6 +78,8 @@ export interface IngestTx {
   markDeleted(tenantId: string, type: string, id: string, seq: number, at: string): Promise<void>;
   /** Reserves n sequence numbers for the tenant; returns the first. Serialises writers per tenant (row lock). */
   allocateSeq(tenantId: string, n: number): Promise<number>;
+  /** Points source persons (landing rows and identifier rows) at other unified persons, with their match state. */
+  moveSourcePersons(tenantId: string, moves: { connectorId: string; sourceId: string; to: string; state: string; rule: string; score: number | null }[]): Promise<void>;
   /** Deletes the identifier rows of these source persons and inserts `rows` (the persons' current identifiers). */
   replacePersonIdentifiers(tenantId: string, connectorId: string, sourceIds: string[], rows: PersonIdentifierRow[]): Promise<void>;
 }
@@ -112,6 +114,8 @@ const SQL = {
   markDeleted: `update records set deleted_at = ?, updated_seq = ?, updated_at = ? where tenant_id = ? and entity_type = ? and id = ?`,
   allocateSeq: `update tenant_sequences set last_seq = last_seq + ? where tenant_id = ? returning last_seq`,
   deleteIdentifiers: `delete from person_identifiers where tenant_id = ? and connector_id = ? and source_id = ?`,
+  moveSourcePerson: `update source_records set unified_id = ?, match_state = ?, match_rule = ?, match_score = ? where tenant_id = ? and connector_id = ? and entity_type = 'person' and source_id = ?`,
+  moveIdentifiers: `update person_identifiers set person_id = ? where tenant_id = ? and connector_id = ? and source_id = ?`,
   insertIdentifier: `insert into person_identifiers (${PI_COLS.join(',')}) values (${PI_COLS.map(() => '?').join(',')})`,
 };
 
@@ -190,6 +194,13 @@ class SqliteIngestTx implements IngestTx {
     const r = this.s.allocateSeq.get(n, tenantId) as { last_seq: number } | undefined;
     if (!r) throw new Error(`tenant ${tenantId} has no sequence row`);
     return Number(r.last_seq) - n + 1;
+  }
+
+  async moveSourcePersons(tenantId: string, moves: { connectorId: string; sourceId: string; to: string; state: string; rule: string; score: number | null }[]) {
+    for (const m of moves) {
+      this.s.moveSourcePerson.run(m.to, m.state, m.rule, m.score, tenantId, m.connectorId, m.sourceId);
+      this.s.moveIdentifiers.run(m.to, tenantId, m.connectorId, m.sourceId);
+    }
   }
 
   async replacePersonIdentifiers(tenantId: string, connectorId: string, sourceIds: string[], rows: PersonIdentifierRow[]) {
@@ -287,6 +298,13 @@ class PgIngestTx implements IngestTx {
     const row = r.rows[0] as { last_seq: string | number } | undefined;
     if (!row) throw new Error(`tenant ${tenantId} has no sequence row`);
     return Number(row.last_seq) - n + 1;
+  }
+
+  async moveSourcePersons(tenantId: string, moves: { connectorId: string; sourceId: string; to: string; state: string; rule: string; score: number | null }[]) {
+    for (const m of moves) {
+      await this.knex.raw(SQL.moveSourcePerson, [m.to, m.state, m.rule, m.score, tenantId, m.connectorId, m.sourceId]);
+      await this.knex.raw(SQL.moveIdentifiers, [m.to, tenantId, m.connectorId, m.sourceId]);
+    }
   }
 
   async replacePersonIdentifiers(tenantId: string, connectorId: string, sourceIds: string[], rows: PersonIdentifierRow[]) {

@@ -205,11 +205,7 @@ export async function moveSources(
 ): Promise<string[]> {
   const tx = await ingestTx(db.dialect, trx);
   const state = kind === 'unmerge' ? 'manual' : kind === 'auto_link' ? 'linked' : 'manual';
-  for (const m of moves) {
-    await trx('source_records').where({ tenant_id: tenantId, connector_id: m.connectorId, entity_type: 'person', source_id: m.sourceId })
-      .update({ unified_id: m.to, match_state: state, match_rule: m.rule.slice(0, 64), match_score: m.score });
-    await trx('person_identifiers').where({ tenant_id: tenantId, connector_id: m.connectorId, source_id: m.sourceId }).update({ person_id: m.to });
-  }
+  await tx.moveSourcePersons(tenantId, moves.map((m) => ({ connectorId: m.connectorId, sourceId: m.sourceId, to: m.to, state, rule: m.rule.slice(0, 64), score: m.score })));
   const affected = [...new Set(moves.flatMap((m) => [m.from, m.to]))];
   const mergedInto = new Map<string, string>();
   if (kind !== 'unmerge') for (const m of moves) mergedInto.set(m.from, m.to);
