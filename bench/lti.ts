@@ -26,7 +26,7 @@ import { generateDistrict } from '../src/generator/district';
 import { buildApp } from '../src/serve/app';
 import { closeLti } from '../src/serve/lti';
 import { FakeLms, ROLE } from '../test/helpers/fake-lms';
-import { createMasteryTable, launch, listen } from '../test/helpers/lti';
+import { launch, listen } from '../test/helpers/lti';
 
 const args = process.argv.slice(2);
 const opt = (name: string, def: string) => {
@@ -58,7 +58,6 @@ async function main() {
     });
     await ensureTenants(db, cfg.config);
     await runSync({ db, config: cfg }, { tenantId: 'd1', connectorId: 'sis' });
-    await createMasteryTable(db);
 
     // One class with LEARNERS students and 16 competencies of mastery each.
     const enr = ((await db.knex('records').where({ tenant_id: 'd1', entity_type: 'enrollment' }).whereNull('deleted_at').select('data')) as { data: string }[]).map((r) => JSON.parse(r.data) as { personId: string; classId: string; schoolId: string; role: string });

@@ -49,28 +49,6 @@ async function insertRecords(db: Db, type: string, rows: Record<string, unknown>
   return out.map((r) => r.id);
 }
 
-/** The mastery engine's table (migration 005, another branch): created here when this build does not have it. */
-async function ensureMastery(db: Db): Promise<void> {
-  if (await db.knex.schema.hasTable('mastery')) return;
-  await db.knex.schema.createTable('mastery', (t) => {
-    t.string('tenant_id', 63).notNullable();
-    t.string('learner_id', 64).notNullable();
-    t.string('competency_id', 64).notNullable();
-    t.string('framework_id', 64).notNullable();
-    t.string('subject', 120);
-    t.double('level');
-    t.double('scale_min');
-    t.double('scale_max');
-    t.string('status', 16).notNullable();
-    t.string('method', 64).notNullable();
-    t.integer('evidence_count').notNullable();
-    t.string('last_evidence_at', 32);
-    t.text('explain');
-    t.string('updated_at', 32).notNullable();
-    t.primary(['tenant_id', 'learner_id', 'competency_id']);
-  });
-}
-
 function pct(xs: number[], p: number): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
@@ -124,7 +102,6 @@ async function main(): Promise<void> {
   for (let i = 0; i < 10; i++) await call('/plp/items', { method: 'POST', body: JSON.stringify({ section: 'sel', competency: ['selfAwareness', 'selfManagement', 'socialAwareness', 'relationshipSkills', 'responsibleDecisionMaking'][i % 5], rating: 1 + (i % 4), observedOn: daysAgo(200 - i * 15) }) });
 
   // Data the progress summary reads, for this learner and (noise) for 2,000 others.
-  await ensureMastery(db);
   const subjects = ['Mathematics', 'English Language Arts', 'Science', 'Social Studies'];
   await db.knex('mastery').insert(Array.from({ length: 120 }, (_, i) => ({
     tenant_id: 'bench', learner_id: learner, competency_id: `comp-${i}`, framework_id: 'fw', subject: subjects[i % 4], level: 1 + (i % 4), scale_min: 1, scale_max: 4, threshold: 3,

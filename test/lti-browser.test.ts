@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
 import { FakeLms, ROLE } from './helpers/fake-lms';
-import { createMasteryTable, listen, tmpDir } from './helpers/lti';
+import { listen, tmpDir } from './helpers/lti';
 import { supportedDbs } from './helpers/db';
 import { validateConfig } from '../src/core/config';
 import { ensureTenants } from '../src/store/tenants';
@@ -49,7 +49,6 @@ if (!fs.existsSync(CHROMIUM)) {
       });
       await ensureTenants(db, cfg.config);
       await runSync({ db, config: cfg }, { tenantId: 'd1', connectorId: 'sis' });
-      await createMasteryTable(db);
       app = buildApp({ db, config: cfg });
       const h = await listen(app);
       hub = { url: h.url.replace('127.0.0.1', 'localhost'), close: h.close };

@@ -10,7 +10,7 @@ import pino from 'pino';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { describeEachDb } from './helpers/db';
 import { FakeLms, ROLE, formFields } from './helpers/fake-lms';
-import { createMasteryTable, launch, listen, post, tmpDir } from './helpers/lti';
+import { launch, listen, post, tmpDir } from './helpers/lti';
 import { validateConfig } from '../src/core/config';
 import { ensureTenants } from '../src/store/tenants';
 import { runSync } from '../src/ingest/runner';
@@ -143,7 +143,6 @@ describeEachDb('LTI 1.3 tool', (t) => {
   });
 
   const seedMastery = async () => {
-    await createMasteryTable(db);
     const items = ((await db.knex('records').where({ tenant_id: 'd1', entity_type: 'competencyItem' }).limit(3).select('id')) as { id: string }[]).map((r) => r.id);
     const comps = items.length ? items : ['comp-a', 'comp-b'];
     const now = new Date().toISOString();

@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import request from 'supertest';
 import { describeEachDb } from './helpers/db';
-import { createMasteryTable, daysAgo, insertMastery, insertRecord } from './helpers/plp-support';
+import { daysAgo, insertMastery, insertRecord } from './helpers/plp-support';
 import { validateConfig } from '../src/core/config';
 import { ensureTenants } from '../src/store/tenants';
 import { runSync } from '../src/ingest/runner';
@@ -340,7 +340,6 @@ describeEachDb('personalized learning plans', (t) => {
   });
 
   it('progress summary: mastery by subject, growth, behaviour trend and attendance', async () => {
-    await createMasteryTable(db);
     const now = new Date();
     const lastMonth = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() - 1, 15)).toISOString();
     await insertMastery(db, 'd1', peer, [

@@ -13,7 +13,7 @@ import addFormats from 'ajv-formats';
 import { parse as parseCsv } from 'csv-parse/sync';
 import * as yauzl from 'yauzl';
 import { describeEachDb } from './helpers/db';
-import { EXTRAS, demoConnectors, demoPrecedence, ensureMasteryTable, extrasFor, seedMastery, seedPlans, type StudentRef } from './helpers/export-support';
+import { EXTRAS, demoConnectors, demoPrecedence, extrasFor, seedMastery, seedPlans, type StudentRef } from './helpers/export-support';
 import { validateConfig, type LoadedConfig } from '../src/core/config';
 import { ensureTenants } from '../src/store/tenants';
 import { runSync } from '../src/ingest/runner';
@@ -99,7 +99,6 @@ describeEachDb('state-reporting export', (t) => {
     const refs = persons.map((p) => ({ id: p.id, data: p as unknown as StudentRef['data'] }));
     EXTRAS.set('extras', extrasFor(refs, '2026-08-17'));
     expect((await runSync({ db, config: cfg }, { tenantId: 'd1', connectorId: 'extras' })).status).toBe('succeeded');
-    await ensureMasteryTable(db);
     await seedMastery(db, 'd1', students.slice(0, 20));
     await seedPlans(db, 'd1', students, '2026-10-01T00:00:00.000Z');
     app = buildApp({ db, config: cfg, env: ENV });

@@ -62,28 +62,6 @@ export function extrasFor(students: StudentRef[], schoolYearStart: string): Sour
   return out;
 }
 
-/** The mastery table as the mastery branch's migration 005 creates it (columns from its brief), when absent. */
-export async function ensureMasteryTable(db: Db): Promise<void> {
-  if (await db.knex.schema.hasTable('mastery')) return;
-  await db.knex.schema.createTable('mastery', (t) => {
-    t.string('tenant_id', 63).notNullable();
-    t.string('learner_id', 64).notNullable();
-    t.string('competency_id', 64).notNullable();
-    t.string('framework_id', 64);
-    t.string('subject', 100);
-    t.double('level');
-    t.double('scale_min');
-    t.double('scale_max');
-    t.string('status', 32);
-    t.string('method', 32);
-    t.integer('evidence_count');
-    t.string('last_evidence_at', 32);
-    t.text('explain');
-    t.string('updated_at', 32).notNullable();
-    t.primary(['tenant_id', 'learner_id', 'competency_id']);
-  });
-}
-
 /** Two mastery rows per learner: a math competency and a social-emotional one. */
 export async function seedMastery(db: Db, tenantId: string, learnerIds: string[]): Promise<void> {
   const rows = learnerIds.flatMap((id, i) => [

@@ -8,31 +8,8 @@ import type { AddressInfo } from 'node:net';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { Knex } from 'knex';
 import type { Db } from '../../src/store/db';
 import { FakeLms, formFields } from './fake-lms';
-
-/** The columns migration 005 (mastery engine) gives `mastery`. */
-export async function createMasteryTable(db: Db): Promise<void> {
-  if (await db.knex.schema.hasTable('mastery')) return;
-  await db.knex.schema.createTable('mastery', (t: Knex.CreateTableBuilder) => {
-    t.string('tenant_id', 63).notNullable();
-    t.string('learner_id', 64).notNullable();
-    t.string('competency_id', 64).notNullable();
-    t.string('framework_id', 64);
-    t.string('subject', 100);
-    t.float('level');
-    t.float('scale_min').notNullable();
-    t.float('scale_max').notNullable();
-    t.string('status', 16).notNullable();
-    t.string('method', 40);
-    t.integer('evidence_count').notNullable().defaultTo(0);
-    t.string('last_evidence_at', 32);
-    t.text('explain');
-    t.string('updated_at', 32).notNullable();
-    t.primary(['tenant_id', 'learner_id', 'competency_id']);
-  });
-}
 
 export async function listen(handler: http.RequestListener): Promise<{ url: string; close: () => Promise<void> }> {
   const server = http.createServer(handler);

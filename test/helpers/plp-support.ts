@@ -1,31 +1,9 @@
 /**
- * Test support for the PLP tests. The `mastery` table belongs to the mastery engine (migration 005, built on another
- * branch); until it is merged, tests create it here with exactly the columns the plan reads, and insert rows.
- * Unified records are inserted directly (the plan only reads them).
+ * Test support for the PLP tests: mastery rows (the table comes from migration 005) and unified records are
+ * inserted directly — the plan only reads them.
  */
 import { randomUUID } from 'node:crypto';
 import type { Db } from '../../src/store/db';
-
-export async function createMasteryTable(db: Db): Promise<void> {
-  if (await db.knex.schema.hasTable('mastery')) return;
-  await db.knex.schema.createTable('mastery', (t) => {
-    t.string('tenant_id', 63).notNullable();
-    t.string('learner_id', 64).notNullable();
-    t.string('competency_id', 64).notNullable();
-    t.string('framework_id', 64).notNullable();
-    t.string('subject', 120);
-    t.double('level');
-    t.double('scale_min');
-    t.double('scale_max');
-    t.string('status', 16).notNullable();
-    t.string('method', 64).notNullable();
-    t.integer('evidence_count').notNullable();
-    t.string('last_evidence_at', 32);
-    t.text('explain');
-    t.string('updated_at', 32).notNullable();
-    t.primary(['tenant_id', 'learner_id', 'competency_id']);
-  });
-}
 
 export interface MasteryInput {
   competencyId?: string;
