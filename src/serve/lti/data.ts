@@ -62,7 +62,7 @@ export function hasMastery(db: Db): Promise<boolean> {
   if (!p) {
     p = db.knex.schema.hasTable('mastery');
     masteryTables.set(db, p);
-    // Only a table that exists is remembered: one created later (migration 005 at merge, tests) is then found.
+    // Only a table that exists is remembered: one created later (a database migrated after start) is then found.
     void p.then((yes) => {
       if (!yes) masteryTables.delete(db);
     });
