@@ -329,14 +329,21 @@ async function assessSweep(
   const types: SweepReview['types'] = [];
   for (const c of candidates) {
     const live = db.knex('source_records').where({ tenant_id: tenantId, connector_id: connectorId, entity_type: c.type }).whereNull('deleted_at');
-    const before = Number((await live.clone().where('first_seen_at', '<', startedAt).count({ n: '*' }))[0].n);
+    let before: number;
     let vanishing: number;
     if (overlay) {
+      before = Number((await live.clone().where('first_seen_at', '<', startedAt).count({ n: '*' }))[0].n);
       const seen = overlay.seen.get(c.type) ?? new Set<string>();
       const ids = (await live.clone().select('source_id')) as { source_id: string }[];
       vanishing = ids.filter((r) => !seen.has(r.source_id)).length;
     } else {
-      vanishing = Number((await live.clone().whereNot('last_run_id', runId).count({ n: '*' }))[0].n);
+      // One pass over the type's landing rows for both figures (two counts each scanned them: ~3 s of a 20k LMS run).
+      const r = (await live.clone().select(
+        db.knex.raw('coalesce(sum(case when first_seen_at < ? then 1 else 0 end), 0) as before', [startedAt]),
+        db.knex.raw('coalesce(sum(case when last_run_id <> ? then 1 else 0 end), 0) as vanishing', [runId]),
+      )) as { before: number | string; vanishing: number | string }[];
+      before = Number(r[0].before);
+      vanishing = Number(r[0].vanishing);
     }
     types.push({ type: c.type, stream: c.stream, before, vanishing, share: before ? vanishing / before : 0, emptySource: c.empty && before > 0 });
   }
