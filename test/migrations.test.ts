@@ -1,7 +1,7 @@
 /** Storage layout migrations that rebuild tables keep every row and every index. */
 import { supportedDbs } from './helpers/db';
 import * as m010 from '../src/store/migrations/010_sqlite_rowid';
-import type { Db } from '../src/store/db';
+import { sqliteCacheKb, type Db } from '../src/store/db';
 
 const sqlite = supportedDbs().find((d) => d.name === 'sqlite')!;
 
@@ -39,5 +39,14 @@ describe('010: wide SQLite tables become rowid tables', () => {
       dup = e;
     }
     expect(String((dup as Error | undefined)?.message)).toMatch(/UNIQUE constraint failed: records/);
+  });
+});
+
+describe('SQLite page cache setting', () => {
+  it('defaults to 16 MB, takes HUB_SQLITE_CACHE_MB, and refuses nonsense naming the variable', () => {
+    expect(sqliteCacheKb(undefined)).toBe(16 * 1024);
+    expect(sqliteCacheKb('64')).toBe(64 * 1024);
+    expect(() => sqliteCacheKb('lots')).toThrow(/HUB_SQLITE_CACHE_MB/);
+    expect(() => sqliteCacheKb('1')).toThrow(/between 2 and 4096/);
   });
 });
