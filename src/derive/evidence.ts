@@ -27,7 +27,7 @@ import { createHash } from 'node:crypto';
 import type { Knex } from 'knex';
 import type { Db } from '../store/db';
 import type { LoadedConfig, TenantConfig } from '../core/config';
-import { jsonFieldSql } from '../store/migrations/004_access';
+import { jsonFieldSql } from '../store/json-sql';
 import type { Catalog } from './catalog';
 import { readAlignmentFile } from './catalog';
 

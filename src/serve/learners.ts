@@ -22,6 +22,7 @@ import { decideCandidate, matchStats, mergePersons, unmergeSource } from '../nor
 import type { IdentitySettings } from '../normalize/persons';
 import { foldSql, foldText } from '../store/db';
 import { whereJsonField } from './sql';
+import { jsonFieldSql } from '../store/json-sql';
 import { canSeeProtected, requireLearner, visibleLearnerIds } from './access';
 import { categoriesOf } from '../core/categories';
 import type { Disclosure } from './disclosures';
@@ -44,7 +45,7 @@ function requiredString(body: Record<string, unknown>, key: string): string {
 export function learnerRoutes(router: Router, deps: AppDeps): void {
   const { db } = deps;
   // Names are compared folded (case and accents): q=garcia finds García.
-  const jsonField = (field: string) => foldSql(db.dialect, db.dialect === 'pg' ? `(data::jsonb ->> '${field}')` : `json_extract(data, '$.${field}')`);
+  const jsonField = (field: string) => foldSql(db.dialect, jsonFieldSql(db.dialect, field));
 
   tenantRoute(router, deps, 'get', '/tenants/:tenant/learners', { scope: 'roster.read', persons: true, query: ['q', 'limit', 'cursor'] }, async ({ req, res, tenant, principal }) => {
     const limit = parseLimit(queryString(req, 'limit'));
@@ -100,7 +101,7 @@ export function learnerRoutes(router: Router, deps: AppDeps): void {
       .select('connector_id', 'source_id', 'first_seen_at', 'last_seen_at', 'deleted_at', 'match_state', 'match_rule', 'match_score').orderBy(['connector_id', 'source_id']);
     const identifiers = await db.knex('person_identifiers').where({ tenant_id: tenant.id, person_id: id }).select('system', 'value', 'connector_id', 'source_id').orderBy(['system', 'value']);
     const enrollRows = (await db.knex('records').where({ tenant_id: tenant.id, entity_type: 'enrollment' })
-      .whereRaw(db.dialect === 'pg' ? `(data::jsonb ->> 'personId') = ?` : `json_extract(data, '$.personId') = ?`, [id]).select('id', 'data', 'deleted_at', 'created_at')) as { id: string; data: string; deleted_at: string | null; created_at: string }[];
+      .whereRaw(`${jsonFieldSql(db.dialect, 'personId')} = ?`, [id]).select('id', 'data', 'deleted_at', 'created_at')) as { id: string; data: string; deleted_at: string | null; created_at: string }[];
     const versions = asOf ? await recordsAsOf(db, tenant.id, 'enrollment', enrollRows, asOf) : undefined;
     const classIds = [...new Set(enrollRows.map((e) => (JSON.parse(e.data) as { classId: string }).classId))];
     const classes = new Map(((await db.knex('records').where({ tenant_id: tenant.id, entity_type: 'class' }).whereIn('id', classIds).select('id', 'data')) as { id: string; data: string }[])
@@ -116,7 +117,7 @@ export function learnerRoutes(router: Router, deps: AppDeps): void {
       (ended ? past : current).push(item);
     }
     const roles = ((await db.knex('records').where({ tenant_id: tenant.id, entity_type: 'role' }).whereNull('deleted_at')
-      .whereRaw(db.dialect === 'pg' ? `(data::jsonb ->> 'personId') = ?` : `json_extract(data, '$.personId') = ?`, [id]).select('data')) as { data: string }[]).map((r) => JSON.parse(r.data));
+      .whereRaw(`${jsonFieldSql(db.dialect, 'personId')} = ?`, [id]).select('data')) as { data: string }[]).map((r) => JSON.parse(r.data));
     const out: Record<string, unknown> = {
       id, asOf: asOf ?? null, person, provenance: asOf ? null : row.provenance ? JSON.parse(row.provenance) : null,
       identifiers: identifiers.map((i: Record<string, string>) => ({ system: i.system, value: i.value, connector: i.connector_id, sourceId: i.source_id })),
@@ -127,7 +128,7 @@ export function learnerRoutes(router: Router, deps: AppDeps): void {
     if (current.length || past.length || roles.length) categories.add('enrollment');
     if (hasScope(principal, 'demographics.read')) {
       const demographics = ((await db.knex('records').where({ tenant_id: tenant.id, entity_type: 'demographics' }).whereNull('deleted_at')
-        .whereRaw(db.dialect === 'pg' ? `(data::jsonb ->> 'personId') = ?` : `json_extract(data, '$.personId') = ?`, [id]).select('data')) as { data: string }[]).map((r) => JSON.parse(r.data) as Record<string, unknown>);
+        .whereRaw(`${jsonFieldSql(db.dialect, 'personId')} = ?`, [id]).select('data')) as { data: string }[]).map((r) => JSON.parse(r.data) as Record<string, unknown>);
       out.demographics = demographics;
       if (demographics.length) categories.add('demographics');
     }

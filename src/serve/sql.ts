@@ -3,7 +3,7 @@
  */
 import type { Knex } from 'knex';
 import type { Db } from '../store/db';
-import { jsonFieldSql } from '../store/migrations/004_access';
+import { jsonFieldSql } from '../store/json-sql';
 
 /** Fields of a unified record the API filters on (a whitelist: the name ends up in the SQL text). */
 export type JsonFilterField = 'classId' | 'personId' | 'schoolId';

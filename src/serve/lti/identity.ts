@@ -11,6 +11,7 @@
  * Class: an admin mapping (`lti_contexts.class_id`), else `lis.course_section_sourcedid` = a class's SIS sourcedId,
  * else the class the NRPS connector made for this context (source id `<context id>`).
  */
+import { jsonFieldSql } from '../../store/json-sql';
 import type { Db } from '../../store/db';
 import type { TenantConfig } from '../../core/config';
 import type { PersonRole } from '../sessions';
@@ -135,7 +136,7 @@ export async function resolvePerson(db: Db, tenant: TenantConfig, issuer: string
     if (p) return { personId: p, matchedBy: 'sourcedid' };
   }
   if (u.email && tenant.identity?.emailsUnique === true) {
-    const expr = db.dialect === 'pg' ? `lower(data::jsonb ->> 'email')` : `lower(json_extract(data, '$.email'))`;
+    const expr = `lower(${jsonFieldSql(db.dialect, 'email')})`;
     const rows = (await db.knex('records').where({ tenant_id: t, entity_type: 'person' }).whereNull('deleted_at').whereRaw(`${expr} = ?`, [u.email.toLowerCase()]).select('id')) as { id: string }[];
     const p = await onlyOne(rows.map((r) => r.id), db, t);
     if (p) return { personId: p, matchedBy: 'email' };

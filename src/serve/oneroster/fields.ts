@@ -6,6 +6,7 @@
  * SQLite only uses the expression indexes of migration 008 when the query's expression is textually the indexed one
  * (`json_extract(data, '$.personId')`). Values from requests are always bound parameters.
  */
+import { jsonFieldSql } from '../../store/json-sql';
 import type { Dialect } from '../../store/db';
 
 export type FieldKind = 'string' | 'date' | 'datetime' | 'number' | 'boolean' | 'list' | 'custom';
@@ -34,8 +35,7 @@ export interface FieldSpec {
 
 /** `json_extract(r.data, '$.f')` / `(r.data::jsonb ->> 'f')`. `name` must be a plain identifier from model.ts. */
 export function jsonText(d: Dialect, name: string, alias = 'r'): string {
-  if (!/^[A-Za-z][A-Za-z0-9]*$/.test(name)) throw new Error(`bad JSON field name ${name}`);
-  return d === 'pg' ? `(${alias}.data::jsonb ->> '${name}')` : `json_extract(${alias}.data, '$.${name}')`;
+  return jsonFieldSql(d, name, alias);
 }
 
 /**

@@ -8,16 +8,13 @@
  *    HUB_SECRET_KEY is set (see src/core/secrets.ts).
  *  - Expression indexes on `records.data.personId` and `.classId`: "enrollments of this person", "learners of this
  *    class" and every per-learner lookup (results, assessments, behaviour, mastery) go through them. The expressions
- *    must be written exactly as src/serve/sql.ts writes them, or the planner will not use the index.
+ *    must be written exactly as src/store/json-sql.ts writes them, or the planner will not use the index.
  */
 import type { Knex } from 'knex';
+import { jsonFieldSql } from '../json-sql';
 
 export const JSON_INDEXED_FIELDS = ['personId', 'classId'] as const;
 
-export function jsonFieldSql(dialect: 'sqlite' | 'pg', field: (typeof JSON_INDEXED_FIELDS)[number] | string): string {
-  if (!/^[A-Za-z][A-Za-z0-9]*$/.test(field)) throw new Error(`not a JSON field name: ${field}`);
-  return dialect === 'pg' ? `(data::jsonb ->> '${field}')` : `json_extract(data, '$.${field}')`;
-}
 
 export async function up(knex: Knex): Promise<void> {
   const dialect = /sqlite/.test(String(knex.client.config.client)) ? 'sqlite' : 'pg';

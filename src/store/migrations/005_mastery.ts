@@ -15,7 +15,7 @@
  */
 import type { Knex } from 'knex';
 import { createKeyedTable } from './001_foundation';
-import { jsonFieldSql } from './004_access';
+import { jsonFieldSql } from '../json-sql';
 
 /**
  * Partial expression indexes: the results of a line item and the results of an assessment (a line item whose

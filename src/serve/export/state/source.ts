@@ -11,7 +11,7 @@
  */
 import type { Knex } from 'knex';
 import { openDb, type Db, type Dialect } from '../../../store/db';
-import { jsonFieldSql } from '../../../store/migrations/004_access';
+import { jsonFieldSql } from '../../../store/json-sql';
 
 export type Snapshot = Knex.Transaction;
 
