@@ -185,7 +185,7 @@ describeEachDb('OneRoster 1.2 provider', (t) => {
       const none = `${Buffer.from(JSON.stringify({ alg: 'none', typ: 'JWT' })).toString('base64url')}.${p}.`;
       await bad(`Bearer ${none}`);
       await bad(`Bearer ${h}.${p}.${'A'.repeat(43)}`);
-      const key = (await db.knex('oneroster_signing_keys').first()) as { kid: string; secret: string };
+      const key = (await db.knex('signing_keys').where({ purpose: 'oneroster' }).whereNull('retired_at').first()) as { kid: string; secret: string };
       const expired = await new SignJWT({ scope: OR_SCOPES.roster, tid: 't1' }).setProtectedHeader({ alg: 'HS256', kid: key.kid }).setIssuer('learner-data-hub').setAudience('oneroster')
         .setSubject('vendor-all').setIssuedAt(Math.floor(Date.now() / 1000) - 7200).setExpirationTime(Math.floor(Date.now() / 1000) - 3600).sign(Buffer.from(key.secret, 'base64url'));
       expect((await bad(`Bearer ${expired}`)).body.imsx_description).toContain('expired');

@@ -3,17 +3,16 @@
  * call the learner routes, as opposed to API keys, which are service credentials. An LTI launch issues one; so can a
  * district's own portal through `POST /api/v1/tenants/:t/sessions` (scope `sessions.issue`) after its own sign-in.
  *
- * A session token is a JWT (HS256, jose) signed with a key the hub generates and keeps in `signing_keys` (shared by
- * every process on the same database; AES-GCM encrypted there when HUB_SECRET_KEY is set). It names the tenant, the
- * unified person id and the roles the person acts in; what the person may see is decided per request from the data
- * (src/serve/access.ts), never from the token alone. Rotation retires the current key: tokens it signed keep
- * verifying until they expire (at most MAX_TTL_SECONDS later), new tokens use the new key.
+ * A session token is a JWT (HS256, jose) signed with the hub's `session` keys (src/serve/signing-keys.ts: shared by
+ * every process on the same database, rotatable). It names the tenant, the unified person id and the roles the
+ * person acts in; what the person may see is decided per request from the data (src/serve/access.ts), never from
+ * the token alone.
  */
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { SignJWT, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
 import { HubError } from '../core/errors';
-import { encryptSecret, resolveSecret } from '../core/secrets';
 import type { Db } from '../store/db';
+import { SigningKeys } from './signing-keys';
 
 export const PERSON_ROLES = ['student', 'guardian', 'teacher', 'administrator'] as const;
 export type PersonRole = (typeof PERSON_ROLES)[number];
@@ -34,66 +33,14 @@ const AUDIENCE = 'urn:learner-data-hub:session';
 export const MAX_TTL_SECONDS = 12 * 3600;
 export const DEFAULT_TTL_SECONDS = 3600;
 
-interface KeyRow {
-  kid: string;
-  secret: string;
-  created_at: string;
-  retired_at: string | null;
-}
-
 /** A token has the shape of a JWT (API keys never contain dots). */
 export function looksLikeJwt(s: string): boolean {
   return /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/.test(s);
 }
 
-export class SessionKeys {
-  private cache = new Map<string, { key: Uint8Array; retiredAt: string | null }>();
-  private current?: string;
-
-  constructor(private readonly db: Db, private readonly env: NodeJS.ProcessEnv = process.env) {}
-
-  private decode(row: KeyRow): Uint8Array {
-    const raw = row.secret.startsWith('enc:') ? resolveSecret({ $enc: row.secret.slice(4) }, `signing_keys[${row.kid}]`, this.env) : row.secret;
-    return Buffer.from(raw, 'base64url');
-  }
-
-  private async load(): Promise<void> {
-    const rows = (await this.db.knex('signing_keys').where({ purpose: 'session' }).orderBy('created_at', 'desc').select('kid', 'secret', 'created_at', 'retired_at')) as KeyRow[];
-    this.cache = new Map(rows.map((r) => [r.kid, { key: this.decode(r), retiredAt: r.retired_at }]));
-    this.current = rows.find((r) => !r.retired_at)?.kid;
-  }
-
-  private async create(): Promise<void> {
-    const raw = randomBytes(32).toString('base64url');
-    const secret = this.env.HUB_SECRET_KEY ? `enc:${encryptSecret(raw, this.env)}` : raw;
-    await this.db.knex('signing_keys').insert({ kid: randomUUID(), purpose: 'session', secret, created_at: new Date().toISOString(), retired_at: null });
-  }
-
-  /** The key new tokens are signed with (made on first use). */
-  async signingKey(): Promise<{ kid: string; key: Uint8Array }> {
-    if (!this.current) await this.load();
-    if (!this.current) {
-      await this.create();
-      await this.load();
-    }
-    const kid = this.current!;
-    return { kid, key: this.cache.get(kid)!.key };
-  }
-
-  async verificationKey(kid: string): Promise<Uint8Array | undefined> {
-    if (!this.cache.has(kid)) await this.load();
-    const k = this.cache.get(kid);
-    if (!k) return undefined;
-    if (k.retiredAt && Date.parse(k.retiredAt) + MAX_TTL_SECONDS * 1000 < Date.now()) return undefined;
-    return k.key;
-  }
-
-  /** Retires the current key and makes a new one; tokens already issued stay valid until they expire. */
-  async rotate(): Promise<string> {
-    await this.db.knex('signing_keys').where({ purpose: 'session' }).whereNull('retired_at').update({ retired_at: new Date().toISOString() });
-    await this.create();
-    await this.load();
-    return this.current!;
+export class SessionKeys extends SigningKeys {
+  constructor(db: Db, env: NodeJS.ProcessEnv = process.env) {
+    super(db, 'session', MAX_TTL_SECONDS, env);
   }
 
   async issue(s: { tenantId: string; personId: string; roles: readonly PersonRole[]; via: string; ttlSeconds?: number }): Promise<{ token: string; expiresAt: string; jti: string }> {

@@ -15,7 +15,8 @@ import express, { type Request, type Response, type Router } from 'express';
 import type { Db } from '../../store/db';
 import type { HubConfig } from '../../types/unified.generated';
 import type { Logger } from '../../core/logger';
-import { bearer, loadOneRosterClients, orPrincipal, requireAnyScope, SigningKey, tokenRouter, tokenVerifier } from './auth';
+import { bearer, loadOneRosterClients, orPrincipal, requireAnyScope, tokenRouter, tokenVerifier } from './auth';
+import { signingKeys } from '../signing-keys';
 import { oneRosterErrorHandler, oneRosterNotFound, unknownObject } from './errors';
 import { READ_ROUTES, expressPath, serviceBase, type Params, type ReadRoute } from './routes';
 import { WRITE_ROUTES } from './write-routes';
@@ -115,7 +116,8 @@ function readHandler(route: ReadRoute, db: Db, counts: CountCache, answers: Answ
 
 export function oneRosterRouter(deps: OneRosterDeps): Router {
   const clients = loadOneRosterClients(deps.config, deps.env);
-  const key = new SigningKey(deps.db);
+  // Tokens live at most tenants[].oneroster.tokenLifetimeSeconds (<= 24 h): a retired key verifies that long.
+  const key = signingKeys(deps.db, 'oneroster', 86400, deps.env);
   const verifier = tokenVerifier(clients, key);
   const counts = new CountCache();
   const answers = deps.answerCache === false ? undefined : new AnswerCache();
