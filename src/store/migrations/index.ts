@@ -10,6 +10,7 @@ import * as m008 from './008_oneroster_provider';
 import * as m009 from './009_lti';
 import * as m010 from './010_sqlite_rowid';
 import * as m011 from './011_exports';
+import * as m012 from './012_dedupe';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -29,6 +30,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '009_lti': m009,
   '010_sqlite_rowid': m010,
   '011_exports': m011,
+  '012_dedupe': m012,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {
