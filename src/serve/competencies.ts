@@ -32,6 +32,7 @@ import { deriveCaliperEvents, deriveChanged, recomputeForLearners, recomputeTena
 import { evidenceId, insertEvidence, toScale, type EvidenceRow } from '../derive/evidence';
 import { readinessGroups, type LearnerLevel } from '../derive/groups';
 import { methodLabel } from '../derive/rules';
+import type { MasteryRow } from '../derive/mastery';
 import type { Db } from '../store/db';
 
 const EXTERNAL_KINDS = ['internship', 'communityService', 'onlineCourse', 'independentStudy', 'other'] as const;
@@ -57,22 +58,8 @@ function filterItems(c: Catalog, framework?: string, subject?: string): ItemInfo
   return items.sort((a, b) => ((a.code ?? a.caseId) < (b.code ?? b.caseId) ? -1 : (a.code ?? a.caseId) > (b.code ?? b.caseId) ? 1 : 0));
 }
 
-interface MasteryDbRow {
-  learner_id: string;
-  competency_id: string;
-  framework_id: string;
-  subject: string | null;
-  level: number | null;
-  scale_min: number;
-  scale_max: number;
-  threshold: number;
-  status: string;
-  method: string;
-  evidence_count: number;
-  last_evidence_at: string | null;
-  explain: string;
-  updated_at: string;
-}
+/** A `mastery` row as the routes select it (every column but the tenant). */
+type MasteryDbRow = Omit<MasteryRow, 'tenant_id'>;
 
 function masteryView(c: Catalog, m: MasteryDbRow, explain: boolean) {
   const it = c.items.get(m.competency_id);

@@ -4,22 +4,12 @@
  * enrollments by class, persons by id, mastery by learner, behaviour participants and assessment results by person.
  */
 import type { Db } from '../../store/db';
+import type { MasteryRow as EngineMasteryRow } from '../../derive/mastery';
 import { studentsOfClasses } from '../access';
 import { whereJsonFieldIn } from '../sql';
 
-export interface MasteryRow {
-  learner_id: string;
-  competency_id: string;
-  framework_id: string | null;
-  subject: string | null;
-  level: number | null;
-  scale_min: number;
-  scale_max: number;
-  status: 'not_started' | 'in_progress' | 'mastered';
-  evidence_count: number;
-  last_evidence_at: string | null;
-  updated_at: string;
-}
+/** The `mastery` columns the pages read (src/derive/mastery.ts owns the table). */
+export type MasteryRow = Pick<EngineMasteryRow, 'learner_id' | 'competency_id' | 'framework_id' | 'subject' | 'level' | 'scale_min' | 'scale_max' | 'status' | 'evidence_count' | 'last_evidence_at' | 'updated_at'>;
 
 export interface Competency {
   id: string;
@@ -54,22 +44,6 @@ export interface ClassData {
   needsSupport: { learner: Learner; reasons: string[] }[];
 }
 
-const masteryTables = new WeakMap<Db, Promise<boolean>>();
-
-/** The mastery table is the mastery engine's (migration 005); pages still render (without mastery) before it exists. */
-export function hasMastery(db: Db): Promise<boolean> {
-  let p = masteryTables.get(db);
-  if (!p) {
-    p = db.knex.schema.hasTable('mastery');
-    masteryTables.set(db, p);
-    // Only a table that exists is remembered: one created later (a database migrated after start) is then found.
-    void p.then((yes) => {
-      if (!yes) masteryTables.delete(db);
-    });
-  }
-  return p;
-}
-
 export function normalised(m: MasteryRow): number | null {
   if (m.level === null || m.level === undefined) return null;
   const span = Number(m.scale_max) - Number(m.scale_min);
@@ -93,7 +67,7 @@ export async function learnersByIds(db: Db, tenantId: string, ids: readonly stri
 }
 
 export async function masteryOf(db: Db, tenantId: string, learnerIds: readonly string[]): Promise<MasteryRow[]> {
-  if (!learnerIds.length || !(await hasMastery(db))) return [];
+  if (!learnerIds.length) return [];
   const out: MasteryRow[] = [];
   for (let i = 0; i < learnerIds.length; i += 500) {
     out.push(...((await db.knex('mastery').where({ tenant_id: tenantId }).whereIn('learner_id', learnerIds.slice(i, i + 500))
