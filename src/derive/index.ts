@@ -150,20 +150,21 @@ export async function deriveChanged(deps: DeriveDeps, tenantId: string, changed:
       out.problems += d.problems.length;
       for (const p of await replaceEvidence(env, kind, ids, d)) touched.add(p);
     };
-    const resultIds = new Set(changed.get('result') ?? []);
-    const results = await loadByIds(env, 'result', [...resultIds]);
-    for (const r of await recordsReferring(env, 'result', changed.get('lineItem') ?? [])) if (!resultIds.has(r.id)) {
-      resultIds.add(r.id);
-      results.push(r);
-    }
-    await run('result', [...resultIds], (rows) => deriveResults(env, rows), results);
-    const arIds = new Set(changed.get('assessmentResult') ?? []);
-    const ars = await loadByIds(env, 'assessmentResult', [...arIds]);
-    for (const r of await recordsReferring(env, 'assessmentResult', changed.get('assessment') ?? [])) if (!arIds.has(r.id)) {
-      arIds.add(r.id);
-      ars.push(r);
-    }
-    await run('assessmentResult', [...arIds], (rows) => deriveAssessmentResults(env, rows), ars);
+    // The changed results, plus the results of changed line items (their scale or alignment may have changed);
+    // the same for assessment results and assessments.
+    const withReferring = async (type: 'result' | 'assessmentResult', parent: 'lineItem' | 'assessment') => {
+      const ids = new Set(changed.get(type) ?? []);
+      const rows = await loadByIds(env, type, [...ids]);
+      for (const r of await recordsReferring(env, type, changed.get(parent) ?? [])) if (!ids.has(r.id)) {
+        ids.add(r.id);
+        rows.push(r);
+      }
+      return { ids: [...ids], rows };
+    };
+    const results = await withReferring('result', 'lineItem');
+    await run('result', results.ids, (rows) => deriveResults(env, rows), results.rows);
+    const ars = await withReferring('assessmentResult', 'assessment');
+    await run('assessmentResult', ars.ids, (rows) => deriveAssessmentResults(env, rows), ars.rows);
     if (touched.size) await recomputeLearners(env, targetsOfPairs(env.catalog, touched), cause, out);
   });
   out.durationMs = Date.now() - t0;
