@@ -1,13 +1,12 @@
 /**
- * Scheduled syncs: one node-cron task per enabled connector with a `schedule`. `noOverlap` stops a slow run from
- * being started again by this process; the connector lock in the store stops it across processes (a second node's
- * tick just logs connector_busy).
+ * Scheduled syncs: one cron job (src/core/cron.ts) per enabled connector with a `schedule`. The connector lock in
+ * the store stops a second process's tick from running it twice (it just logs connector_busy).
  */
-import cron, { type ScheduledTask } from 'node-cron';
 import type { RuntimeDeps } from './runner';
 import { runSync } from './runner';
 import { isHubError } from '../core/errors';
 import { silentLogger } from '../core/logger';
+import { scheduleJobs, type CronJob } from '../core/cron';
 
 export interface Scheduler {
   tasks: { tenantId: string; connectorId: string; schedule: string }[];
@@ -16,14 +15,15 @@ export interface Scheduler {
 
 export function startScheduler(deps: RuntimeDeps): Scheduler {
   const log = deps.log ?? silentLogger;
-  const tasks: ScheduledTask[] = [];
+  const jobs: CronJob[] = [];
   const listed: Scheduler['tasks'] = [];
   for (const t of deps.config.config.tenants) {
     for (const c of t.connectors ?? []) {
       if (!c.schedule || c.enabled === false) continue;
-      const task = cron.schedule(
-        c.schedule,
-        async () => {
+      jobs.push({
+        name: `${t.id}/${c.id}`,
+        schedule: c.schedule,
+        run: async () => {
           try {
             await runSync(deps, { tenantId: t.id, connectorId: c.id, trigger: 'schedule' });
           } catch (e) {
@@ -31,16 +31,9 @@ export function startScheduler(deps: RuntimeDeps): Scheduler {
             else log.error({ tenant: t.id, connector: c.id, code: isHubError(e) ? e.code : 'internal_error' }, `scheduled sync could not start: ${(e as Error).message}`);
           }
         },
-        { name: `${t.id}/${c.id}`, noOverlap: true },
-      );
-      tasks.push(task);
+      });
       listed.push({ tenantId: t.id, connectorId: c.id, schedule: c.schedule });
     }
   }
-  return {
-    tasks: listed,
-    async stop() {
-      for (const task of tasks) await task.stop();
-    },
-  };
+  return { tasks: listed, ...scheduleJobs(jobs, log) };
 }

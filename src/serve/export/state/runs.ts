@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import cron, { type ScheduledTask } from 'node-cron';
+import { scheduleJobs, type CronJob } from '../../../core/cron';
 import type { Db } from '../../../store/db';
 import type { LoadedConfig } from '../../../core/config';
 import { findTenant } from '../../../core/config';
@@ -90,19 +90,20 @@ export interface ExportScheduler {
 }
 
 /**
- * One node-cron task per profile with a `schedule` (the shape of src/ingest/scheduler.ts): each tick starts an export
+ * One cron job (src/core/cron.ts) per profile with a `schedule`: each tick starts an export
  * of the profile's `schoolYear` (default: the current school year) into the tenant's outputDir.
  */
 export function startExportScheduler(deps: { db: Db; config: LoadedConfig; log?: Logger; env?: NodeJS.ProcessEnv }): ExportScheduler {
   const log = deps.log ?? silentLogger;
-  const tasks: ScheduledTask[] = [];
+  const jobs: CronJob[] = [];
   const listed: ExportScheduler['tasks'] = [];
   for (const t of deps.config.config.tenants) {
     for (const p of profilesOf(t)) {
       if (!p.schedule) continue;
-      const task = cron.schedule(
-        p.schedule,
-        async () => {
+      jobs.push({
+        name: `export:${t.id}/${p.name}`,
+        schedule: p.schedule,
+        run: async () => {
           try {
             const { done } = await startExport(deps, { tenantId: t.id, profile: p.name, schoolYear: p.schoolYear ?? currentSchoolYear(), trigger: 'schedule', requestedBy: 'schedule' });
             const r = await done;
@@ -111,16 +112,9 @@ export function startExportScheduler(deps: { db: Db; config: LoadedConfig; log?:
             log.error({ tenant: t.id, profile: p.name, code: isHubError(e) ? e.code : 'internal_error' }, 'scheduled state export could not start');
           }
         },
-        { name: `export:${t.id}/${p.name}`, noOverlap: true },
-      );
-      tasks.push(task);
+      });
       listed.push({ tenantId: t.id, profile: p.name, schedule: p.schedule });
     }
   }
-  return {
-    tasks: listed,
-    async stop() {
-      for (const task of tasks) await task.stop();
-    },
-  };
+  return { tasks: listed, ...scheduleJobs(jobs, log) };
 }
