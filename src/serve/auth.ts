@@ -21,8 +21,8 @@ import type { HubConfig } from '../types/unified.generated';
 import { isSecretRef, resolveSecret } from '../core/secrets';
 import { looksLikeJwt, type SessionKeys, type PersonSession } from './sessions';
 
-export const SCOPES = ['admin', 'roster.read', 'runs.read', 'sync.run', 'identity.manage', 'demographics.read', 'protected.read', 'sessions.issue', 'changes.read', 'webhooks.manage', 'audit.read', 'exports.run', 'plp.write', 'lti.manage', 'evidence.write'] as const;
-export type Scope = (typeof SCOPES)[number];
+/** The API key scopes: the enum of `apiKeys[].scopes` in schemas/hub-config.schema.json (the one list to extend). */
+export type Scope = NonNullable<HubConfig['apiKeys']>[number]['scopes'][number];
 
 export interface Principal {
   /** The key's configured name (safe to log, recorded as reviewer). */
