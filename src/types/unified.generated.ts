@@ -910,903 +910,7 @@ scopes: [("admin" | "roster.read" | "runs.read" | "sync.run" | "identity.manage"
 /**
  * @minItems 1
  */
-tenants: [{
-id: string
-name: string
-connectors?: {
-/**
- * Permanent: records are keyed by it.
- */
-id: string
-/**
- * The connector implementation, e.g. oneroster-csv.
- */
-type: string
-enabled?: boolean
-/**
- * A cron expression (node-cron, 5 or 6 fields) for scheduled syncs.
- */
-schedule?: string
-/**
- * Validated against the connector's own schema in schemas/connectors/.
- */
-settings: {
-
-}
-sweep?: {
-/**
- * A full refresh that would delete more than this share of a type's records stops as needs_review.
- */
-maxDeleteShare?: number
-}
-}[]
-/**
- * Caliper event ingest (POST /caliper/{tenant}). Each sensor (a learning app or LMS) has its own bearer token.
- */
-caliper?: {
-sensors?: (({
-[k: string]: unknown
-} | {
-[k: string]: unknown
-}) & {
-/**
- * The sensor IRI the app sends as `sensor` in its envelopes.
- */
-id: string
-name?: string
-/**
- * Hex SHA-256 of the sensor's bearer token.
- */
-sha256?: string
-token?: Secret
-})[]
-maxPayloadBytes?: number
-}
-/**
- * Who sees what (src/serve/access.ts).
- */
-access?: {
-/**
- * Person roles that may see protected flags (IEP, 504, English learner). Students and guardians never do through the hub.
- */
-protectedRoles?: ("teacher" | "administrator")[]
-}
-/**
- * Identity resolution: how source persons from different systems are linked to one learner, and which source wins each field.
- */
-identity?: {
-/**
- * Identifier systems (case-insensitive) that identify one person district-wide: an exact match links. Default: state, identifier, sis, edfi:studentuniqueid, usermasteridentifier, lti.
- */
-strongIdentifiers?: string[]
-/**
- * The district guarantees one person per email address: an exact (case-insensitive) email match links.
- */
-emailsUnique?: boolean
-thresholds?: {
-/**
- * Scored matches at or above this link automatically.
- */
-link?: number
-/**
- * Scored matches at or above this (and below link) go to the review queue; below, the source person is a new learner.
- */
-review?: number
-}
-precedence?: {
-/**
- * Connector ids, strongest first, for every field (e.g. ["sis", "lms"]). Connectors not listed come after, most recently seen first.
- */
-default?: string[]
-/**
- * Per-field order, e.g. {"email": ["lms", "sis"]}.
- */
-fields?: {
-[k: string]: string[]
-}
-}
-/**
- * Per-connector overrides, by connector id.
- */
-connectors?: {
-[k: string]: {
-strongIdentifiers?: string[]
-/**
- * false: never link this connector's persons to others (each is its own learner).
- */
-match?: boolean
-}
-}
-}
-/**
- * Outbound webhooks (Standard Webhooks signatures). Subscriptions can also be managed through the API (scope webhooks.manage).
- */
-webhooks?: {
-/**
- * Allow subscription URLs on loopback, private, link-local, CGNAT and other non-public addresses (a receiver inside the district network). Off by default: such URLs are refused at creation and at every delivery.
- */
-allowPrivateTargets?: boolean
-/**
- * Subscriptions declared here (the API can enable/disable them, not change them).
- */
-subscriptions?: {
-id: string
-url: string
-/**
- * @minItems 1
- */
-events: [("learner.updated" | "learner.merged" | "enrollment.changed" | "mastery.changed" | "plp.updated" | "sync.completed" | "sync.needs_review"), ...(("learner.updated" | "learner.merged" | "enrollment.changed" | "mastery.changed" | "plp.updated" | "sync.completed" | "sync.needs_review"))[]]
-description?: string
-enabled?: boolean
-/**
- * The signing secret, whsec_<base64> (`hub webhooks secret` makes one).
- */
-secret: ({
-/**
- * Name of the environment variable holding the secret.
- */
-$env: string
-} | {
-/**
- * Encrypted with `hub secret encrypt` (AES-256-GCM, key from HUB_SECRET_KEY).
- */
-$enc: string
-})
-}[]
-retry?: {
-/**
- * Attempts before a delivery is dead-lettered.
- */
-maxAttempts?: number
-/**
- * Exponential backoff with full jitter: the wait before attempt n+1 is random in [0, min(max, base * 2^(n-1))].
- */
-baseDelaySeconds?: number
-maxDelaySeconds?: number
-}
-/**
- * Per delivery attempt.
- */
-timeoutSeconds?: number
-/**
- * After a secret rotation the old secret keeps signing (second signature) this long.
- */
-secretOverlapHours?: number
-autoDisable?: {
-/**
- * Disable a subscription after this many dead-lettered deliveries in a row.
- */
-consecutiveDeadLetters?: number
-/**
- * ...or when its deliveries have failed without a success for this long.
- */
-failingForHours?: number
-}
-/**
- * Optional URL that receives a JSON POST (unsigned, best effort) when a subscription is disabled automatically.
- */
-operatorWebhook?: string
-}
-/**
- * The OneRoster 1.2 provider (/ims/oneroster/...): OAuth 2.0 client-credentials clients of this tenant. A client's access token only ever sees this tenant's data.
- */
-oneroster?: {
-clients?: (({
-[k: string]: unknown
-} | {
-[k: string]: unknown
-}) & {
-/**
- * The OAuth client_id; unique across all tenants (the token's client decides the tenant).
- */
-clientId: string
-/**
- * Who the client is (a vendor, an app), for people.
- */
-name?: string
-/**
- * The client secret, as a secret reference (never literal).
- */
-secret?: ({
-/**
- * Name of the environment variable holding the secret.
- */
-$env: string
-} | {
-/**
- * Encrypted with `hub secret encrypt` (AES-256-GCM, key from HUB_SECRET_KEY).
- */
-$enc: string
-})
-/**
- * Or: hex SHA-256 of the client secret.
- */
-sha256?: string
-/**
- * The OneRoster 1.2 scopes the client may ask for.
- * 
- * @minItems 1
- */
-scopes: [("https://purl.imsglobal.org/spec/or/v1p2/scope/roster-core.readonly" | "https://purl.imsglobal.org/spec/or/v1p2/scope/roster.readonly" | "https://purl.imsglobal.org/spec/or/v1p2/scope/roster-demographics.readonly" | "https://purl.imsglobal.org/spec/or/v1p2/scope/gradebook.readonly" | "https://purl.imsglobal.org/spec/or/v1p2/scope/gradebook.createput" | "https://purl.imsglobal.org/spec/or/v1p2/scope/gradebook.delete" | "https://purl.imsglobal.org/spec/or/v1p2/scope/resource.readonly"), ...(("https://purl.imsglobal.org/spec/or/v1p2/scope/roster-core.readonly" | "https://purl.imsglobal.org/spec/or/v1p2/scope/roster.readonly" | "https://purl.imsglobal.org/spec/or/v1p2/scope/roster-demographics.readonly" | "https://purl.imsglobal.org/spec/or/v1p2/scope/gradebook.readonly" | "https://purl.imsglobal.org/spec/or/v1p2/scope/gradebook.createput" | "https://purl.imsglobal.org/spec/or/v1p2/scope/gradebook.delete" | "https://purl.imsglobal.org/spec/or/v1p2/scope/resource.readonly"))[]]
-})[]
-/**
- * Lifetime of the access tokens issued to this tenant's clients.
- */
-tokenLifetimeSeconds?: number
-}
-/**
- * LTI 1.3 platforms (LMS) of this tenant and grade passback.
- */
-lti?: {
-platforms?: {
-name?: string
-/**
- * The platform's issuer (iss), e.g. https://canvas.instructure.com.
- */
-issuer: string
-/**
- * The client_id the platform gave the hub.
- */
-clientId: string
-/**
- * Deployment ids of this tenant (a shared issuer and client_id are told apart by deployment).
- * 
- * @minItems 1
- */
-deploymentIds: [string, ...(string)[]]
-/**
- * The platform's OIDC authorization endpoint.
- */
-authLoginUrl: string
-/**
- * The platform's OAuth 2 token endpoint (AGS, NRPS).
- */
-authTokenUrl: string
-/**
- * The audience of the client assertion, when it is not the token URL.
- */
-authServer?: string
-/**
- * The platform's public keys.
- */
-jwksUrl: string
-/**
- * Origins allowed to frame the hub's LTI pages. Default: the issuer's and the login URL's origins.
- */
-frameOrigins?: string[]
-}[]
-grades?: {
-/**
- * Push mastery to the LMS gradebook (AGS) for contexts that offer it.
- */
-enabled?: boolean
-/**
- * One line item per competency, or per framework (mean mastery of its competencies).
- */
-mode?: ("competency" | "framework")
-maxAttempts?: number
-}
-/**
- * Lifetime of the hub session a launch opens.
- */
-sessionTtlSeconds?: number
-}
-/**
- * State-reporting exports (docs/state-export.md): named profiles of what leaves, for whom.
- */
-exports?: {
-/**
- * Where exports started by the API or a schedule are written (one zip per export), relative to the configuration file. Default: .hub/exports next to the configuration.
- */
-outputDir?: string
-profiles?: {
-/**
- * Permanent name, used by the CLI, the API and the manifest (e.g. state-doe).
- */
-name: string
-/**
- * Who receives the extract: the name recorded in the disclosure log.
- */
-recipient: string
-description?: string
-/**
- * Files to produce (default: all of them).
- * 
- * @minItems 1
- */
-files?: [("students" | "enrollment" | "course_credits" | "assessment_results" | "behaviour" | "discipline_actions" | "attendance" | "competency_mastery" | "plp_coverage"), ...(("students" | "enrollment" | "course_credits" | "assessment_results" | "behaviour" | "discipline_actions" | "attendance" | "competency_mastery" | "plp_coverage"))[]]
-/**
- * Field categories to let out on top of the default set. protected (IEP/504/EL... flags), sel (social-emotional competencies) and free_text (PLP and incident text) never leave unless listed here.
- */
-include?: ("identity" | "enrollment" | "grades" | "assessment" | "attendance" | "behaviour" | "demographics" | "protected" | "sel" | "plp" | "free_text")[]
-/**
- * Field categories to hold back from the default set (e.g. demographics).
- */
-exclude?: ("identity" | "enrollment" | "grades" | "assessment" | "attendance" | "behaviour" | "demographics" | "protected" | "sel" | "plp" | "free_text")[]
-/**
- * @minItems 1
- */
-formats?: [("csv" | "ndjson"), ...(("csv" | "ndjson"))[]]
-/**
- * Replace student ids by HMAC-SHA256(secret, unified id): stable for this recipient, different for another secret. State and local student ids are then left out.
- */
-pseudonymize?: {
-/**
- * The recipient's pseudonymization key (at least 16 characters).
- */
-secret: ({
-/**
- * Name of the environment variable holding the secret.
- */
-$env: string
-} | {
-/**
- * Encrypted with `hub secret encrypt` (AES-256-GCM, key from HUB_SECRET_KEY).
- */
-$enc: string
-})
-}
-/**
- * A cron expression (node-cron) for scheduled exports, written as zips to outputDir.
- */
-schedule?: string
-/**
- * School year of scheduled exports (the year it ends). Default: the current school year (July to June).
- */
-schoolYear?: string
-}[]
-}
-/**
- * Competency mastery (src/derive/): how evidence aligns to competencies and how mastery is computed.
- */
-competencies?: {
-defaults?: MasteryRules
-/**
- * Rules per framework (and optionally per subject inside it); they override defaults field by field.
- */
-frameworks?: {
-/**
- * CFDocument identifier or URI, or the unified framework id.
- */
-framework: string
-/**
- * Only the framework's items under this subject (e.g. Mathematics).
- */
-subject?: string
-/**
- * The framework's proficiency scale (default 0-4). Every score is mapped linearly onto it.
- */
-scale?: {
-min: number
-max: number
-}
-/**
- * Level at or above which a competency is mastered (default: 75% of the scale, 3 on 0-4).
- */
-threshold?: number
-/**
- * Level at or above which an in-progress learner is 'approaching' in readiness groups (default: 50% of the scale).
- */
-approaching?: number
-method?: {
-type: ("highest" | "mostRecent" | "meanOfLast" | "decayingAverage" | "masteredTimes")
-/**
- * meanOfLast: how many of the most recent; masteredTimes: how many scores at or above the threshold.
- */
-n?: number
-/**
- * decayingAverage: weight of the newest score (default 0.65).
- */
-weight?: number
-}
-/**
- * Late evidence: count it as scored (default), exclude it, or subtract a penalty (a share of the scale).
- */
-late?: (("count" | "exclude") | {
-penalty: number
-})
-/**
- * Work marked missing / not submitted: not evidence (default), or a score at the bottom of the scale.
- */
-missing?: ("exclude" | "zero")
-}[]
-/**
- * Association types through which evidence for the destination counts toward the origin (default exactMatchOf, isRelatedTo).
- */
-crosswalkTypes?: string[]
-alignments?: (({
-[k: string]: unknown
-} | {
-[k: string]: unknown
-} | {
-[k: string]: unknown
-} | {
-[k: string]: unknown
-}) & {
-lineItem?: SourceRef
-assessment?: SourceRef
-/**
- * With assessment: the objective (identification code) whose results are the evidence.
- */
-objective?: string
-/**
- * A Caliper assessment / assessment item IRI (the scored event's object or its assignable).
- */
-caliper?: string
-competencies?: CompetencyRefs
-/**
- * A JSON file {"lineItems": {"<source id>": ["<competency>", ...]}} (relative to the config file).
- */
-file?: string
-/**
- * With file: the connector whose source ids the file uses.
- */
-connector?: string
-})[]
-/**
- * How Caliper actor IRIs name learners: IRI = prefix + the connector's source id of the person.
- */
-caliperActors?: {
-prefix: string
-connector: string
-}[]
-/**
- * Credit by demonstrated competency: a course is awarded when all of these competencies are mastered.
- */
-courses?: {
-course: SourceRef
-competencies: CompetencyRefs
-}[]
-}
-}, ...({
-id: string
-name: string
-connectors?: {
-/**
- * Permanent: records are keyed by it.
- */
-id: string
-/**
- * The connector implementation, e.g. oneroster-csv.
- */
-type: string
-enabled?: boolean
-/**
- * A cron expression (node-cron, 5 or 6 fields) for scheduled syncs.
- */
-schedule?: string
-/**
- * Validated against the connector's own schema in schemas/connectors/.
- */
-settings: {
-
-}
-sweep?: {
-/**
- * A full refresh that would delete more than this share of a type's records stops as needs_review.
- */
-maxDeleteShare?: number
-}
-}[]
-/**
- * Caliper event ingest (POST /caliper/{tenant}). Each sensor (a learning app or LMS) has its own bearer token.
- */
-caliper?: {
-sensors?: (({
-[k: string]: unknown
-} | {
-[k: string]: unknown
-}) & {
-/**
- * The sensor IRI the app sends as `sensor` in its envelopes.
- */
-id: string
-name?: string
-/**
- * Hex SHA-256 of the sensor's bearer token.
- */
-sha256?: string
-token?: Secret
-})[]
-maxPayloadBytes?: number
-}
-/**
- * Who sees what (src/serve/access.ts).
- */
-access?: {
-/**
- * Person roles that may see protected flags (IEP, 504, English learner). Students and guardians never do through the hub.
- */
-protectedRoles?: ("teacher" | "administrator")[]
-}
-/**
- * Identity resolution: how source persons from different systems are linked to one learner, and which source wins each field.
- */
-identity?: {
-/**
- * Identifier systems (case-insensitive) that identify one person district-wide: an exact match links. Default: state, identifier, sis, edfi:studentuniqueid, usermasteridentifier, lti.
- */
-strongIdentifiers?: string[]
-/**
- * The district guarantees one person per email address: an exact (case-insensitive) email match links.
- */
-emailsUnique?: boolean
-thresholds?: {
-/**
- * Scored matches at or above this link automatically.
- */
-link?: number
-/**
- * Scored matches at or above this (and below link) go to the review queue; below, the source person is a new learner.
- */
-review?: number
-}
-precedence?: {
-/**
- * Connector ids, strongest first, for every field (e.g. ["sis", "lms"]). Connectors not listed come after, most recently seen first.
- */
-default?: string[]
-/**
- * Per-field order, e.g. {"email": ["lms", "sis"]}.
- */
-fields?: {
-[k: string]: string[]
-}
-}
-/**
- * Per-connector overrides, by connector id.
- */
-connectors?: {
-[k: string]: {
-strongIdentifiers?: string[]
-/**
- * false: never link this connector's persons to others (each is its own learner).
- */
-match?: boolean
-}
-}
-}
-/**
- * Outbound webhooks (Standard Webhooks signatures). Subscriptions can also be managed through the API (scope webhooks.manage).
- */
-webhooks?: {
-/**
- * Allow subscription URLs on loopback, private, link-local, CGNAT and other non-public addresses (a receiver inside the district network). Off by default: such URLs are refused at creation and at every delivery.
- */
-allowPrivateTargets?: boolean
-/**
- * Subscriptions declared here (the API can enable/disable them, not change them).
- */
-subscriptions?: {
-id: string
-url: string
-/**
- * @minItems 1
- */
-events: [("learner.updated" | "learner.merged" | "enrollment.changed" | "mastery.changed" | "plp.updated" | "sync.completed" | "sync.needs_review"), ...(("learner.updated" | "learner.merged" | "enrollment.changed" | "mastery.changed" | "plp.updated" | "sync.completed" | "sync.needs_review"))[]]
-description?: string
-enabled?: boolean
-/**
- * The signing secret, whsec_<base64> (`hub webhooks secret` makes one).
- */
-secret: ({
-/**
- * Name of the environment variable holding the secret.
- */
-$env: string
-} | {
-/**
- * Encrypted with `hub secret encrypt` (AES-256-GCM, key from HUB_SECRET_KEY).
- */
-$enc: string
-})
-}[]
-retry?: {
-/**
- * Attempts before a delivery is dead-lettered.
- */
-maxAttempts?: number
-/**
- * Exponential backoff with full jitter: the wait before attempt n+1 is random in [0, min(max, base * 2^(n-1))].
- */
-baseDelaySeconds?: number
-maxDelaySeconds?: number
-}
-/**
- * Per delivery attempt.
- */
-timeoutSeconds?: number
-/**
- * After a secret rotation the old secret keeps signing (second signature) this long.
- */
-secretOverlapHours?: number
-autoDisable?: {
-/**
- * Disable a subscription after this many dead-lettered deliveries in a row.
- */
-consecutiveDeadLetters?: number
-/**
- * ...or when its deliveries have failed without a success for this long.
- */
-failingForHours?: number
-}
-/**
- * Optional URL that receives a JSON POST (unsigned, best effort) when a subscription is disabled automatically.
- */
-operatorWebhook?: string
-}
-/**
- * The OneRoster 1.2 provider (/ims/oneroster/...): OAuth 2.0 client-credentials clients of this tenant. A client's access token only ever sees this tenant's data.
- */
-oneroster?: {
-clients?: (({
-[k: string]: unknown
-} | {
-[k: string]: unknown
-}) & {
-/**
- * The OAuth client_id; unique across all tenants (the token's client decides the tenant).
- */
-clientId: string
-/**
- * Who the client is (a vendor, an app), for people.
- */
-name?: string
-/**
- * The client secret, as a secret reference (never literal).
- */
-secret?: ({
-/**
- * Name of the environment variable holding the secret.
- */
-$env: string
-} | {
-/**
- * Encrypted with `hub secret encrypt` (AES-256-GCM, key from HUB_SECRET_KEY).
- */
-$enc: string
-})
-/**
- * Or: hex SHA-256 of the client secret.
- */
-sha256?: string
-/**
- * The OneRoster 1.2 scopes the client may ask for.
- * 
- * @minItems 1
- */
-scopes: [("https://purl.imsglobal.org/spec/or/v1p2/scope/roster-core.readonly" | "https://purl.imsglobal.org/spec/or/v1p2/scope/roster.readonly" | "https://purl.imsglobal.org/spec/or/v1p2/scope/roster-demographics.readonly" | "https://purl.imsglobal.org/spec/or/v1p2/scope/gradebook.readonly" | "https://purl.imsglobal.org/spec/or/v1p2/scope/gradebook.createput" | "https://purl.imsglobal.org/spec/or/v1p2/scope/gradebook.delete" | "https://purl.imsglobal.org/spec/or/v1p2/scope/resource.readonly"), ...(("https://purl.imsglobal.org/spec/or/v1p2/scope/roster-core.readonly" | "https://purl.imsglobal.org/spec/or/v1p2/scope/roster.readonly" | "https://purl.imsglobal.org/spec/or/v1p2/scope/roster-demographics.readonly" | "https://purl.imsglobal.org/spec/or/v1p2/scope/gradebook.readonly" | "https://purl.imsglobal.org/spec/or/v1p2/scope/gradebook.createput" | "https://purl.imsglobal.org/spec/or/v1p2/scope/gradebook.delete" | "https://purl.imsglobal.org/spec/or/v1p2/scope/resource.readonly"))[]]
-})[]
-/**
- * Lifetime of the access tokens issued to this tenant's clients.
- */
-tokenLifetimeSeconds?: number
-}
-/**
- * LTI 1.3 platforms (LMS) of this tenant and grade passback.
- */
-lti?: {
-platforms?: {
-name?: string
-/**
- * The platform's issuer (iss), e.g. https://canvas.instructure.com.
- */
-issuer: string
-/**
- * The client_id the platform gave the hub.
- */
-clientId: string
-/**
- * Deployment ids of this tenant (a shared issuer and client_id are told apart by deployment).
- * 
- * @minItems 1
- */
-deploymentIds: [string, ...(string)[]]
-/**
- * The platform's OIDC authorization endpoint.
- */
-authLoginUrl: string
-/**
- * The platform's OAuth 2 token endpoint (AGS, NRPS).
- */
-authTokenUrl: string
-/**
- * The audience of the client assertion, when it is not the token URL.
- */
-authServer?: string
-/**
- * The platform's public keys.
- */
-jwksUrl: string
-/**
- * Origins allowed to frame the hub's LTI pages. Default: the issuer's and the login URL's origins.
- */
-frameOrigins?: string[]
-}[]
-grades?: {
-/**
- * Push mastery to the LMS gradebook (AGS) for contexts that offer it.
- */
-enabled?: boolean
-/**
- * One line item per competency, or per framework (mean mastery of its competencies).
- */
-mode?: ("competency" | "framework")
-maxAttempts?: number
-}
-/**
- * Lifetime of the hub session a launch opens.
- */
-sessionTtlSeconds?: number
-}
-/**
- * State-reporting exports (docs/state-export.md): named profiles of what leaves, for whom.
- */
-exports?: {
-/**
- * Where exports started by the API or a schedule are written (one zip per export), relative to the configuration file. Default: .hub/exports next to the configuration.
- */
-outputDir?: string
-profiles?: {
-/**
- * Permanent name, used by the CLI, the API and the manifest (e.g. state-doe).
- */
-name: string
-/**
- * Who receives the extract: the name recorded in the disclosure log.
- */
-recipient: string
-description?: string
-/**
- * Files to produce (default: all of them).
- * 
- * @minItems 1
- */
-files?: [("students" | "enrollment" | "course_credits" | "assessment_results" | "behaviour" | "discipline_actions" | "attendance" | "competency_mastery" | "plp_coverage"), ...(("students" | "enrollment" | "course_credits" | "assessment_results" | "behaviour" | "discipline_actions" | "attendance" | "competency_mastery" | "plp_coverage"))[]]
-/**
- * Field categories to let out on top of the default set. protected (IEP/504/EL... flags), sel (social-emotional competencies) and free_text (PLP and incident text) never leave unless listed here.
- */
-include?: ("identity" | "enrollment" | "grades" | "assessment" | "attendance" | "behaviour" | "demographics" | "protected" | "sel" | "plp" | "free_text")[]
-/**
- * Field categories to hold back from the default set (e.g. demographics).
- */
-exclude?: ("identity" | "enrollment" | "grades" | "assessment" | "attendance" | "behaviour" | "demographics" | "protected" | "sel" | "plp" | "free_text")[]
-/**
- * @minItems 1
- */
-formats?: [("csv" | "ndjson"), ...(("csv" | "ndjson"))[]]
-/**
- * Replace student ids by HMAC-SHA256(secret, unified id): stable for this recipient, different for another secret. State and local student ids are then left out.
- */
-pseudonymize?: {
-/**
- * The recipient's pseudonymization key (at least 16 characters).
- */
-secret: ({
-/**
- * Name of the environment variable holding the secret.
- */
-$env: string
-} | {
-/**
- * Encrypted with `hub secret encrypt` (AES-256-GCM, key from HUB_SECRET_KEY).
- */
-$enc: string
-})
-}
-/**
- * A cron expression (node-cron) for scheduled exports, written as zips to outputDir.
- */
-schedule?: string
-/**
- * School year of scheduled exports (the year it ends). Default: the current school year (July to June).
- */
-schoolYear?: string
-}[]
-}
-/**
- * Competency mastery (src/derive/): how evidence aligns to competencies and how mastery is computed.
- */
-competencies?: {
-defaults?: MasteryRules
-/**
- * Rules per framework (and optionally per subject inside it); they override defaults field by field.
- */
-frameworks?: {
-/**
- * CFDocument identifier or URI, or the unified framework id.
- */
-framework: string
-/**
- * Only the framework's items under this subject (e.g. Mathematics).
- */
-subject?: string
-/**
- * The framework's proficiency scale (default 0-4). Every score is mapped linearly onto it.
- */
-scale?: {
-min: number
-max: number
-}
-/**
- * Level at or above which a competency is mastered (default: 75% of the scale, 3 on 0-4).
- */
-threshold?: number
-/**
- * Level at or above which an in-progress learner is 'approaching' in readiness groups (default: 50% of the scale).
- */
-approaching?: number
-method?: {
-type: ("highest" | "mostRecent" | "meanOfLast" | "decayingAverage" | "masteredTimes")
-/**
- * meanOfLast: how many of the most recent; masteredTimes: how many scores at or above the threshold.
- */
-n?: number
-/**
- * decayingAverage: weight of the newest score (default 0.65).
- */
-weight?: number
-}
-/**
- * Late evidence: count it as scored (default), exclude it, or subtract a penalty (a share of the scale).
- */
-late?: (("count" | "exclude") | {
-penalty: number
-})
-/**
- * Work marked missing / not submitted: not evidence (default), or a score at the bottom of the scale.
- */
-missing?: ("exclude" | "zero")
-}[]
-/**
- * Association types through which evidence for the destination counts toward the origin (default exactMatchOf, isRelatedTo).
- */
-crosswalkTypes?: string[]
-alignments?: (({
-[k: string]: unknown
-} | {
-[k: string]: unknown
-} | {
-[k: string]: unknown
-} | {
-[k: string]: unknown
-}) & {
-lineItem?: SourceRef
-assessment?: SourceRef
-/**
- * With assessment: the objective (identification code) whose results are the evidence.
- */
-objective?: string
-/**
- * A Caliper assessment / assessment item IRI (the scored event's object or its assignable).
- */
-caliper?: string
-competencies?: CompetencyRefs
-/**
- * A JSON file {"lineItems": {"<source id>": ["<competency>", ...]}} (relative to the config file).
- */
-file?: string
-/**
- * With file: the connector whose source ids the file uses.
- */
-connector?: string
-})[]
-/**
- * How Caliper actor IRIs name learners: IRI = prefix + the connector's source id of the person.
- */
-caliperActors?: {
-prefix: string
-connector: string
-}[]
-/**
- * Credit by demonstrated competency: a course is awarded when all of these competencies are mastered.
- */
-courses?: {
-course: SourceRef
-competencies: CompetencyRefs
-}[]
-}
-})[]]
+tenants: [TenantConfig, ...(TenantConfig)[]]
 /**
  * The LTI 1.3 tool (src/serve/lti/README.md): settings shared by every tenant.
  */
@@ -1823,6 +927,455 @@ keyOverlapHours?: number
  * Oldest id_token (by iat) a launch accepts.
  */
 tokenMaxAgeSeconds?: number
+}
+}
+export interface TenantConfig {
+id: string
+name: string
+connectors?: {
+/**
+ * Permanent: records are keyed by it.
+ */
+id: string
+/**
+ * The connector implementation, e.g. oneroster-csv.
+ */
+type: string
+enabled?: boolean
+/**
+ * A cron expression (node-cron, 5 or 6 fields) for scheduled syncs.
+ */
+schedule?: string
+/**
+ * Validated against the connector's own schema in schemas/connectors/.
+ */
+settings: {
+
+}
+sweep?: {
+/**
+ * A full refresh that would delete more than this share of a type's records stops as needs_review.
+ */
+maxDeleteShare?: number
+}
+}[]
+/**
+ * Caliper event ingest (POST /caliper/{tenant}). Each sensor (a learning app or LMS) has its own bearer token.
+ */
+caliper?: {
+sensors?: (({
+[k: string]: unknown
+} | {
+[k: string]: unknown
+}) & {
+/**
+ * The sensor IRI the app sends as `sensor` in its envelopes.
+ */
+id: string
+name?: string
+/**
+ * Hex SHA-256 of the sensor's bearer token.
+ */
+sha256?: string
+token?: Secret
+})[]
+maxPayloadBytes?: number
+}
+/**
+ * Who sees what (src/serve/access.ts).
+ */
+access?: {
+/**
+ * Person roles that may see protected flags (IEP, 504, English learner). Students and guardians never do through the hub.
+ */
+protectedRoles?: ("teacher" | "administrator")[]
+}
+/**
+ * Identity resolution: how source persons from different systems are linked to one learner, and which source wins each field.
+ */
+identity?: {
+/**
+ * Identifier systems (case-insensitive) that identify one person district-wide: an exact match links. Default: state, identifier, sis, edfi:studentuniqueid, usermasteridentifier, lti.
+ */
+strongIdentifiers?: string[]
+/**
+ * The district guarantees one person per email address: an exact (case-insensitive) email match links.
+ */
+emailsUnique?: boolean
+thresholds?: {
+/**
+ * Scored matches at or above this link automatically.
+ */
+link?: number
+/**
+ * Scored matches at or above this (and below link) go to the review queue; below, the source person is a new learner.
+ */
+review?: number
+}
+precedence?: {
+/**
+ * Connector ids, strongest first, for every field (e.g. ["sis", "lms"]). Connectors not listed come after, most recently seen first.
+ */
+default?: string[]
+/**
+ * Per-field order, e.g. {"email": ["lms", "sis"]}.
+ */
+fields?: {
+[k: string]: string[]
+}
+}
+/**
+ * Per-connector overrides, by connector id.
+ */
+connectors?: {
+[k: string]: {
+strongIdentifiers?: string[]
+/**
+ * false: never link this connector's persons to others (each is its own learner).
+ */
+match?: boolean
+}
+}
+}
+/**
+ * Outbound webhooks (Standard Webhooks signatures). Subscriptions can also be managed through the API (scope webhooks.manage).
+ */
+webhooks?: {
+/**
+ * Allow subscription URLs on loopback, private, link-local, CGNAT and other non-public addresses (a receiver inside the district network). Off by default: such URLs are refused at creation and at every delivery.
+ */
+allowPrivateTargets?: boolean
+/**
+ * Subscriptions declared here (the API can enable/disable them, not change them).
+ */
+subscriptions?: {
+id: string
+url: string
+/**
+ * @minItems 1
+ */
+events: [("learner.updated" | "learner.merged" | "enrollment.changed" | "mastery.changed" | "plp.updated" | "sync.completed" | "sync.needs_review"), ...(("learner.updated" | "learner.merged" | "enrollment.changed" | "mastery.changed" | "plp.updated" | "sync.completed" | "sync.needs_review"))[]]
+description?: string
+enabled?: boolean
+/**
+ * The signing secret, whsec_<base64> (`hub webhooks secret` makes one).
+ */
+secret: ({
+/**
+ * Name of the environment variable holding the secret.
+ */
+$env: string
+} | {
+/**
+ * Encrypted with `hub secret encrypt` (AES-256-GCM, key from HUB_SECRET_KEY).
+ */
+$enc: string
+})
+}[]
+retry?: {
+/**
+ * Attempts before a delivery is dead-lettered.
+ */
+maxAttempts?: number
+/**
+ * Exponential backoff with full jitter: the wait before attempt n+1 is random in [0, min(max, base * 2^(n-1))].
+ */
+baseDelaySeconds?: number
+maxDelaySeconds?: number
+}
+/**
+ * Per delivery attempt.
+ */
+timeoutSeconds?: number
+/**
+ * After a secret rotation the old secret keeps signing (second signature) this long.
+ */
+secretOverlapHours?: number
+autoDisable?: {
+/**
+ * Disable a subscription after this many dead-lettered deliveries in a row.
+ */
+consecutiveDeadLetters?: number
+/**
+ * ...or when its deliveries have failed without a success for this long.
+ */
+failingForHours?: number
+}
+/**
+ * Optional URL that receives a JSON POST (unsigned, best effort) when a subscription is disabled automatically.
+ */
+operatorWebhook?: string
+}
+/**
+ * The OneRoster 1.2 provider (/ims/oneroster/...): OAuth 2.0 client-credentials clients of this tenant. A client's access token only ever sees this tenant's data.
+ */
+oneroster?: {
+clients?: (({
+[k: string]: unknown
+} | {
+[k: string]: unknown
+}) & {
+/**
+ * The OAuth client_id; unique across all tenants (the token's client decides the tenant).
+ */
+clientId: string
+/**
+ * Who the client is (a vendor, an app), for people.
+ */
+name?: string
+/**
+ * The client secret, as a secret reference (never literal).
+ */
+secret?: ({
+/**
+ * Name of the environment variable holding the secret.
+ */
+$env: string
+} | {
+/**
+ * Encrypted with `hub secret encrypt` (AES-256-GCM, key from HUB_SECRET_KEY).
+ */
+$enc: string
+})
+/**
+ * Or: hex SHA-256 of the client secret.
+ */
+sha256?: string
+/**
+ * The OneRoster 1.2 scopes the client may ask for.
+ * 
+ * @minItems 1
+ */
+scopes: [("https://purl.imsglobal.org/spec/or/v1p2/scope/roster-core.readonly" | "https://purl.imsglobal.org/spec/or/v1p2/scope/roster.readonly" | "https://purl.imsglobal.org/spec/or/v1p2/scope/roster-demographics.readonly" | "https://purl.imsglobal.org/spec/or/v1p2/scope/gradebook.readonly" | "https://purl.imsglobal.org/spec/or/v1p2/scope/gradebook.createput" | "https://purl.imsglobal.org/spec/or/v1p2/scope/gradebook.delete" | "https://purl.imsglobal.org/spec/or/v1p2/scope/resource.readonly"), ...(("https://purl.imsglobal.org/spec/or/v1p2/scope/roster-core.readonly" | "https://purl.imsglobal.org/spec/or/v1p2/scope/roster.readonly" | "https://purl.imsglobal.org/spec/or/v1p2/scope/roster-demographics.readonly" | "https://purl.imsglobal.org/spec/or/v1p2/scope/gradebook.readonly" | "https://purl.imsglobal.org/spec/or/v1p2/scope/gradebook.createput" | "https://purl.imsglobal.org/spec/or/v1p2/scope/gradebook.delete" | "https://purl.imsglobal.org/spec/or/v1p2/scope/resource.readonly"))[]]
+})[]
+/**
+ * Lifetime of the access tokens issued to this tenant's clients.
+ */
+tokenLifetimeSeconds?: number
+}
+/**
+ * LTI 1.3 platforms (LMS) of this tenant and grade passback.
+ */
+lti?: {
+platforms?: {
+name?: string
+/**
+ * The platform's issuer (iss), e.g. https://canvas.instructure.com.
+ */
+issuer: string
+/**
+ * The client_id the platform gave the hub.
+ */
+clientId: string
+/**
+ * Deployment ids of this tenant (a shared issuer and client_id are told apart by deployment).
+ * 
+ * @minItems 1
+ */
+deploymentIds: [string, ...(string)[]]
+/**
+ * The platform's OIDC authorization endpoint.
+ */
+authLoginUrl: string
+/**
+ * The platform's OAuth 2 token endpoint (AGS, NRPS).
+ */
+authTokenUrl: string
+/**
+ * The audience of the client assertion, when it is not the token URL.
+ */
+authServer?: string
+/**
+ * The platform's public keys.
+ */
+jwksUrl: string
+/**
+ * Origins allowed to frame the hub's LTI pages. Default: the issuer's and the login URL's origins.
+ */
+frameOrigins?: string[]
+}[]
+grades?: {
+/**
+ * Push mastery to the LMS gradebook (AGS) for contexts that offer it.
+ */
+enabled?: boolean
+/**
+ * One line item per competency, or per framework (mean mastery of its competencies).
+ */
+mode?: ("competency" | "framework")
+maxAttempts?: number
+}
+/**
+ * Lifetime of the hub session a launch opens.
+ */
+sessionTtlSeconds?: number
+}
+/**
+ * State-reporting exports (docs/state-export.md): named profiles of what leaves, for whom.
+ */
+exports?: {
+/**
+ * Where exports started by the API or a schedule are written (one zip per export), relative to the configuration file. Default: .hub/exports next to the configuration.
+ */
+outputDir?: string
+profiles?: {
+/**
+ * Permanent name, used by the CLI, the API and the manifest (e.g. state-doe).
+ */
+name: string
+/**
+ * Who receives the extract: the name recorded in the disclosure log.
+ */
+recipient: string
+description?: string
+/**
+ * Files to produce (default: all of them).
+ * 
+ * @minItems 1
+ */
+files?: [("students" | "enrollment" | "course_credits" | "assessment_results" | "behaviour" | "discipline_actions" | "attendance" | "competency_mastery" | "plp_coverage"), ...(("students" | "enrollment" | "course_credits" | "assessment_results" | "behaviour" | "discipline_actions" | "attendance" | "competency_mastery" | "plp_coverage"))[]]
+/**
+ * Field categories to let out on top of the default set. protected (IEP/504/EL... flags), sel (social-emotional competencies) and free_text (PLP and incident text) never leave unless listed here.
+ */
+include?: ("identity" | "enrollment" | "grades" | "assessment" | "attendance" | "behaviour" | "demographics" | "protected" | "sel" | "plp" | "free_text")[]
+/**
+ * Field categories to hold back from the default set (e.g. demographics).
+ */
+exclude?: ("identity" | "enrollment" | "grades" | "assessment" | "attendance" | "behaviour" | "demographics" | "protected" | "sel" | "plp" | "free_text")[]
+/**
+ * @minItems 1
+ */
+formats?: [("csv" | "ndjson"), ...(("csv" | "ndjson"))[]]
+/**
+ * Replace student ids by HMAC-SHA256(secret, unified id): stable for this recipient, different for another secret. State and local student ids are then left out.
+ */
+pseudonymize?: {
+/**
+ * The recipient's pseudonymization key (at least 16 characters).
+ */
+secret: ({
+/**
+ * Name of the environment variable holding the secret.
+ */
+$env: string
+} | {
+/**
+ * Encrypted with `hub secret encrypt` (AES-256-GCM, key from HUB_SECRET_KEY).
+ */
+$enc: string
+})
+}
+/**
+ * A cron expression (node-cron) for scheduled exports, written as zips to outputDir.
+ */
+schedule?: string
+/**
+ * School year of scheduled exports (the year it ends). Default: the current school year (July to June).
+ */
+schoolYear?: string
+}[]
+}
+/**
+ * Competency mastery (src/derive/): how evidence aligns to competencies and how mastery is computed.
+ */
+competencies?: {
+defaults?: MasteryRules
+/**
+ * Rules per framework (and optionally per subject inside it); they override defaults field by field.
+ */
+frameworks?: {
+/**
+ * CFDocument identifier or URI, or the unified framework id.
+ */
+framework: string
+/**
+ * Only the framework's items under this subject (e.g. Mathematics).
+ */
+subject?: string
+/**
+ * The framework's proficiency scale (default 0-4). Every score is mapped linearly onto it.
+ */
+scale?: {
+min: number
+max: number
+}
+/**
+ * Level at or above which a competency is mastered (default: 75% of the scale, 3 on 0-4).
+ */
+threshold?: number
+/**
+ * Level at or above which an in-progress learner is 'approaching' in readiness groups (default: 50% of the scale).
+ */
+approaching?: number
+method?: {
+type: ("highest" | "mostRecent" | "meanOfLast" | "decayingAverage" | "masteredTimes")
+/**
+ * meanOfLast: how many of the most recent; masteredTimes: how many scores at or above the threshold.
+ */
+n?: number
+/**
+ * decayingAverage: weight of the newest score (default 0.65).
+ */
+weight?: number
+}
+/**
+ * Late evidence: count it as scored (default), exclude it, or subtract a penalty (a share of the scale).
+ */
+late?: (("count" | "exclude") | {
+penalty: number
+})
+/**
+ * Work marked missing / not submitted: not evidence (default), or a score at the bottom of the scale.
+ */
+missing?: ("exclude" | "zero")
+}[]
+/**
+ * Association types through which evidence for the destination counts toward the origin (default exactMatchOf, isRelatedTo).
+ */
+crosswalkTypes?: string[]
+alignments?: (({
+[k: string]: unknown
+} | {
+[k: string]: unknown
+} | {
+[k: string]: unknown
+} | {
+[k: string]: unknown
+}) & {
+lineItem?: SourceRef
+assessment?: SourceRef
+/**
+ * With assessment: the objective (identification code) whose results are the evidence.
+ */
+objective?: string
+/**
+ * A Caliper assessment / assessment item IRI (the scored event's object or its assignable).
+ */
+caliper?: string
+competencies?: CompetencyRefs
+/**
+ * A JSON file {"lineItems": {"<source id>": ["<competency>", ...]}} (relative to the config file).
+ */
+file?: string
+/**
+ * With file: the connector whose source ids the file uses.
+ */
+connector?: string
+})[]
+/**
+ * How Caliper actor IRIs name learners: IRI = prefix + the connector's source id of the person.
+ */
+caliperActors?: {
+prefix: string
+connector: string
+}[]
+/**
+ * Credit by demonstrated competency: a course is awarded when all of these competencies are mastered.
+ */
+courses?: {
+course: SourceRef
+competencies: CompetencyRefs
+}[]
 }
 }
 export interface MasteryRules {
