@@ -29,7 +29,6 @@ import { webhookRoutes } from '../webhooks/api';
 import { oneRosterRouter } from './oneroster';
 import { exportRoutes } from './export/routes';
 import { ltiAdminRoutes, mountLti, type PlpPort } from './lti';
-import { plpPort } from './lti/plp-port';
 import { stateExportRoutes } from './export/state/routes';
 
 export interface BuildAppDeps {
@@ -164,7 +163,8 @@ export function buildApp(deps: BuildAppDeps): express.Express {
   webhookRoutes(api, appDeps);
   disclosureRoutes(api, appDeps);
   exportRoutes(api, appDeps);
-  ltiAdminRoutes(api, appDeps);
+  const lti = { plp: deps.plp };
+  ltiAdminRoutes(api, appDeps, lti);
   stateExportRoutes(api, appDeps);
 
   // Caliper sensors post to /caliper/:tenant with their own bearer tokens (src/caliper/README.md).
@@ -172,7 +172,7 @@ export function buildApp(deps: BuildAppDeps): express.Express {
   // OneRoster 1.2 provider: /ims/oneroster/... with OAuth 2.0 client credentials (src/serve/oneroster/).
   app.use(oneRosterRouter({ db: deps.db, config: deps.config.config, log, env, answerCache: deps.oneroster?.answerCache }));
   // The LTI 1.3 tool: /lti/login, /lti/launch, /lti/keys, /lti/register and the pages under /lti/app (src/serve/lti/).
-  mountLti(app, appDeps, { plp: deps.plp ?? plpPort(deps.db) });
+  mountLti(app, appDeps, lti);
   app.use(API_PREFIX, api);
   app.use(notFoundHandler);
   app.use(errorHandler(log));

@@ -22,7 +22,8 @@ import { bindLti, boundRuntime, ltiProvider } from './ltijs';
 import { csrfOf, handleLaunch, openDeepLink, refuse, refusalOf, type LaunchDeps } from './launch';
 import { classData, learnerData, learnersByIds } from './data';
 import { CSS, classPage, deepLinkPickerPage, deepLinkReturnPage, href, learnerPage, messagePage } from './views';
-import { NO_PLP, type PlpPort } from './plp';
+import type { PlpPort } from './plp';
+import { plpPort } from './plp-port';
 import { pushGrades, startGradePassback as startGradePassbackImpl } from './ags';
 import { createRegistrationLink, dynamicRegister } from './dynreg';
 
@@ -30,7 +31,9 @@ export { closeLti } from './ltijs';
 export { pushGrades, startGradePassback } from './ags';
 export type { PlpPort } from './plp';
 
+/** Give mountLti and ltiAdminRoutes the same options: the first call makes the app's LTI context. */
 export interface LtiOptions {
+  /** The learners' plans as the pages read and write them; default: the PLP module (plp-port.ts). */
   plp?: PlpPort;
 }
 
@@ -62,7 +65,7 @@ function ctx(deps: AppDeps, opts: LtiOptions = {}): Ctx {
     const keys = new ToolKeys(deps.db, deps.env, deps.config.config.lti?.keyOverlapHours ?? 48);
     let ready: Promise<void> | undefined;
     c = {
-      deps, registrations, keys, plp: opts.plp ?? NO_PLP,
+      deps, registrations, keys, plp: opts.plp ?? plpPort(deps.db),
       ready: () => (ready ??= registrations.syncConfig(deps.config.config).catch((e) => {
         ready = undefined;
         throw e;
@@ -70,8 +73,6 @@ function ctx(deps: AppDeps, opts: LtiOptions = {}): Ctx {
     };
     ctxOf.set(deps, c);
   }
-  // The admin routes may create the context first (without options): the plan port given to mountLti still wins.
-  if (opts.plp) c.plp = opts.plp;
   return c;
 }
 
@@ -333,8 +334,8 @@ export function mountLti(app: Express, deps: AppDeps, opts: LtiOptions = {}): vo
 }
 
 /** `/api/v1` administration of the LTI tool (scope `lti.manage`, or `admin`). */
-export function ltiAdminRoutes(router: Router, deps: AppDeps): void {
-  const c = ctx(deps);
+export function ltiAdminRoutes(router: Router, deps: AppDeps, ltiOpts: LtiOptions = {}): void {
+  const c = ctx(deps, ltiOpts);
   const { db } = deps;
   const opts = { scope: 'lti.manage' as const };
   tenantRoute(router, deps, 'get', '/tenants/:tenant/lti/registrations', opts, async ({ res, tenant }) => {

@@ -1,8 +1,9 @@
 /**
  * The learner's plan (PLP) as the LTI pages need it. The PLP itself (goals, comments, supports, their history and
  * who may change what) belongs to the PLP module; the pages read and write it only through this port, so the LTI
- * code does not depend on how the PLP is stored. `buildApp({ plp })` wires an implementation; without one the pages
- * say the plan is not installed and the forms are not shown.
+ * code does not depend on how the PLP is stored. The default implementation is plp-port.ts (the PLP module);
+ * `buildApp({ plp })` can replace it. A port that answers `available: false` makes the pages say the plan is not
+ * installed and hide the forms.
  */
 import type { PlanView } from './views';
 
@@ -18,15 +19,3 @@ export interface PlpPort {
   add(tenantId: string, learnerId: string, kind: 'goal' | 'comment' | 'support', text: string, by: PlanAuthor): Promise<void>;
   setGoalStatus(tenantId: string, learnerId: string, goalId: string, status: string, by: PlanAuthor): Promise<void>;
 }
-
-export const NO_PLP: PlpPort = {
-  async plan() {
-    return { available: false, goals: [], comments: [], supports: [] };
-  },
-  async add() {
-    throw new Error('PLP not installed');
-  },
-  async setGoalStatus() {
-    throw new Error('PLP not installed');
-  },
-};
