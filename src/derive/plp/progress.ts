@@ -97,16 +97,7 @@ async function byIds(db: Db, tenantId: string, type: string, ids: readonly strin
   return out;
 }
 
-const hasMasteryTable = new WeakMap<Db, true>();
-
-/** Whether the mastery engine's table exists (it comes with migration 005); only a positive answer is cached. */
-async function masteryAvailable(db: Db): Promise<boolean> {
-  if (hasMasteryTable.has(db)) return true;
-  const ok = await db.knex.schema.hasTable('mastery');
-  if (ok) hasMasteryTable.set(db, true);
-  return ok;
-}
-
+/** The `mastery` columns the summary reads (numbers may arrive as strings from PostgreSQL numerics). */
 interface MasteryRow {
   subject: string | null;
   level: number | string | null;
@@ -118,7 +109,6 @@ interface MasteryRow {
 
 async function masterySummary(db: Db, tenantId: string, learnerId: string, months: string[]): Promise<{ mastery: ProgressSummary['mastery']; byMonth: ProgressSummary['growth']['masteredByMonth'] }> {
   const empty = { mastered: 0, inProgress: 0, notStarted: 0, total: 0 };
-  if (!(await masteryAvailable(db))) return { mastery: { available: false, bySubject: [], totals: empty }, byMonth: months.map((month) => ({ month, mastered: 0, cumulative: 0 })) };
   const rows = (await db.knex('mastery').where({ tenant_id: tenantId, learner_id: learnerId })
     .select('subject', 'level', 'scale_min', 'scale_max', 'status', 'updated_at')) as MasteryRow[];
   const groups = new Map<string, { s: SubjectMastery; levels: number[]; shares: number[] }>();

@@ -3,8 +3,6 @@
  * default (`plpTablesPlanSource`) reads the PLP tables (src/derive/plp/, migration 006): a learner has a current
  * plan when their plan has at least one live entry (not deleted) written or updated inside the school year. Free
  * text (plan_text, category free_text) is the live entries' statements, never staff-only comments.
- * `changeLogPlanSource` answers the same question from the change log alone (every plan write is logged with
- * `entity_type = 'plp'`, `entity_id` = the learner id).
  */
 import type { Knex } from 'knex';
 
@@ -40,51 +38,6 @@ export function plpTablesPlanSource(q: Knex | Knex.Transaction, tenantId: string
         }
         out.set(r.learner_id, d);
       }
-    }
-    return out;
-  };
-  return {
-    hasCurrentPlan: async (ids) => new Set((await load(ids)).keys()),
-    details: load,
-  };
-}
-
-/** Text fields of a plan whose latest value is exported as plan_text (when free_text leaves). */
-const TEXT_FIELDS = ['summary', 'goals', 'notes', 'text', 'aspirations', 'reflection'];
-
-/**
- * Default: change_log rows of entity type `plp` for these learners with `at` inside [start, end] (dates, inclusive).
- * `q` is the snapshot transaction the extract reads through.
- */
-export function changeLogPlanSource(q: Knex | Knex.Transaction, tenantId: string, window: { start: string; end: string }): PlanSource {
-  const load = async (ids: readonly string[]) => {
-    const out = new Map<string, PlanDetails>();
-    if (!ids.length) return out;
-    const rows = (await q('change_log').where({ tenant_id: tenantId, entity_type: 'plp' }).whereIn('entity_id', ids as string[])
-      .where('at', '>=', window.start).where('at', '<', nextDay(window.end)).orderBy('seq', 'asc')
-      .select('entity_id', 'at', 'op', 'diff')) as { entity_id: string; at: string; op: string; diff: string | null }[];
-    for (const r of rows) {
-      if (r.op === 'delete') {
-        out.delete(r.entity_id);
-        continue;
-      }
-      const prev = out.get(r.entity_id);
-      const d: PlanDetails = { updatedAt: r.at, text: prev?.text };
-      if (r.diff) {
-        try {
-          const diff = JSON.parse(r.diff) as Record<string, [unknown, unknown]>;
-          const parts: string[] = [];
-          for (const f of TEXT_FIELDS) {
-            const v = diff[f]?.[1];
-            if (typeof v === 'string' && v) parts.push(v);
-            else if (Array.isArray(v)) parts.push(...v.filter((x): x is string => typeof x === 'string'));
-          }
-          if (parts.length) d.text = parts.join(' | ');
-        } catch {
-          // A diff that is not JSON says nothing about the text; the plan still exists.
-        }
-      }
-      out.set(r.entity_id, d);
     }
     return out;
   };
