@@ -19,7 +19,7 @@ import type { Db } from '../store/db';
 import type { Principal } from './auth';
 import { hasScope } from './auth';
 import type { PersonRole } from './sessions';
-import { jsonField, whereJsonField, whereJsonFieldIn } from './sql';
+import { whereJsonField, whereJsonFieldIn } from './sql';
 
 export type Relation = 'service' | 'self' | 'guardian' | 'teacher' | 'administrator';
 
@@ -141,6 +141,3 @@ export function canSeeProtected(p: Principal, tenant: TenantConfig): boolean {
   const allowed: readonly string[] = tenant.access?.protectedRoles ?? ['administrator'];
   return [...p.person.roles].some((r) => allowed.includes(r));
 }
-
-/** SQL text for `records.data.personId` (re-exported for routes that build their own queries). */
-export const personIdSql = (db: Db): string => jsonField(db, 'personId');
