@@ -15,6 +15,7 @@ import type { Router } from 'express';
 import { HubError } from '../core/errors';
 import { hasScope } from './auth';
 import { tenantRoute, type AppDeps } from './route';
+import { badRequest } from './errors';
 import { jsonObjectBody, queryString } from './params';
 import { decodeCursor, parseLimit, toPage } from './pagination';
 import { recordsAsOf } from '../normalize/history';
@@ -27,18 +28,17 @@ import { canSeeProtected, requireLearner, visibleLearnerIds } from './access';
 import { categoriesOf } from '../core/categories';
 import type { Disclosure } from './disclosures';
 
-const badField = (path: string, message: string) => new HubError('bad_request', `${path}: ${message}`, [{ path, message }]);
 
 function optionalString(body: Record<string, unknown>, key: string, max = 2000): string | null {
   const v = body[key];
   if (v === undefined || v === null) return null;
-  if (typeof v !== 'string' || v.length > max) throw badField(key, `must be a string of at most ${max} characters`);
+  if (typeof v !== 'string' || v.length > max) throw badRequest(key, `must be a string of at most ${max} characters`);
   return v;
 }
 
 function requiredString(body: Record<string, unknown>, key: string): string {
   const v = optionalString(body, key, 255);
-  if (!v) throw badField(key, 'is required');
+  if (!v) throw badRequest(key, 'is required');
   return v;
 }
 
@@ -51,7 +51,7 @@ export function learnerRoutes(router: Router, deps: AppDeps): void {
     const limit = parseLimit(queryString(req, 'limit'));
     const after = decodeCursor(queryString(req, 'cursor'), 'learners', 'string');
     const q = (queryString(req, 'q') ?? '').trim();
-    if (q.length > 200) throw badField('q', 'is longer than 200 characters');
+    if (q.length > 200) throw badRequest('q', 'is longer than 200 characters');
     const query = db.knex('records').where({ tenant_id: tenant.id, entity_type: 'person' }).whereNull('deleted_at').orderBy('id').limit(limit + 1).select('id', 'data');
     if (after) query.where('id', '>', after);
     const visible = await visibleLearnerIds(db, tenant.id, principal);
@@ -82,7 +82,7 @@ export function learnerRoutes(router: Router, deps: AppDeps): void {
     let asOf: string | undefined;
     if (asOfRaw !== undefined) {
       const t = Date.parse(asOfRaw);
-      if (!/^\d{4}-\d{2}-\d{2}/.test(asOfRaw) || Number.isNaN(t)) throw badField('asOf', 'must be an ISO 8601 date or date-time');
+      if (!/^\d{4}-\d{2}-\d{2}/.test(asOfRaw) || Number.isNaN(t)) throw badRequest('asOf', 'must be an ISO 8601 date or date-time');
       asOf = new Date(asOfRaw.length === 10 ? `${asOfRaw}T23:59:59.999Z` : t).toISOString();
     }
     const row = (await db.knex('records').where({ tenant_id: tenant.id, entity_type: 'person', id }).first()) as
@@ -165,7 +165,7 @@ export function learnerRoutes(router: Router, deps: AppDeps): void {
     const limit = parseLimit(queryString(req, 'limit'));
     const after = decodeCursor(queryString(req, 'cursor'), 'candidates', 'string');
     const status = queryString(req, 'status') ?? 'open';
-    if (!['open', 'accepted', 'rejected', 'superseded'].includes(status)) throw badField('status', 'must be one of open, accepted, rejected, superseded');
+    if (!['open', 'accepted', 'rejected', 'superseded'].includes(status)) throw badRequest('status', 'must be one of open, accepted, rejected, superseded');
     const q = db.knex('match_candidates').where({ tenant_id: tenant.id, status }).orderBy('id').limit(limit + 1);
     if (after) q.where('id', '>', after);
     const rows = (await q) as Record<string, string>[];

@@ -11,16 +11,16 @@ import type { Router } from 'express';
 import { HubError } from '../core/errors';
 import type { Db } from '../store/db';
 import { tenantRoute, type AppDeps } from './route';
+import { badRequest } from './errors';
 import { jsonObjectBody } from './params';
 import { classesTaughtBy, learnersOfGuardian, requireLearner } from './access';
 import { PERSON_ROLES, sessionKeys, type PersonRole } from './sessions';
 
-const badField = (path: string, message: string) => new HubError('bad_request', `${path}: ${message}`, [{ path, message }]);
 const RELATIONSHIPS = ['parent', 'guardian', 'relative', 'mentor'] as const;
 
 function idField(body: Record<string, unknown>, key: string): string {
   const v = body[key];
-  if (typeof v !== 'string' || !v || v.length > 64) throw badField(key, 'is required (a unified person id)');
+  if (typeof v !== 'string' || !v || v.length > 64) throw badRequest(key, 'is required (a unified person id)');
   return v;
 }
 
@@ -44,9 +44,9 @@ export function peopleRoutes(router: Router, deps: AppDeps): void {
     const personId = idField(body, 'personId');
     const roles = body.roles;
     if (!Array.isArray(roles) || !roles.length || roles.some((r) => !(PERSON_ROLES as readonly unknown[]).includes(r))) {
-      throw badField('roles', `must be a non-empty array of: ${PERSON_ROLES.join(', ')}`);
+      throw badRequest('roles', `must be a non-empty array of: ${PERSON_ROLES.join(', ')}`);
     }
-    if (body.ttlSeconds !== undefined && typeof body.ttlSeconds !== 'number') throw badField('ttlSeconds', 'must be a number of seconds');
+    if (body.ttlSeconds !== undefined && typeof body.ttlSeconds !== 'number') throw badRequest('ttlSeconds', 'must be a number of seconds');
     await requirePerson(db, tenant.id, personId, 'personId');
     const s = await sessionKeys(db, deps.env).issue({ tenantId: tenant.id, personId, roles: [...new Set(roles as PersonRole[])], via: `api:${principal.name}`, ttlSeconds: body.ttlSeconds as number | undefined });
     deps.log.info({ tenant: tenant.id, jti: s.jti, issuer: principal.name }, 'person session issued');
@@ -78,9 +78,9 @@ export function peopleRoutes(router: Router, deps: AppDeps): void {
     const body = jsonObjectBody(req, ['guardianId', 'learnerId', 'relationship']);
     const guardianId = idField(body, 'guardianId');
     const learnerId = idField(body, 'learnerId');
-    if (guardianId === learnerId) throw badField('guardianId', 'a person cannot be their own guardian');
+    if (guardianId === learnerId) throw badRequest('guardianId', 'a person cannot be their own guardian');
     const relationship = body.relationship ?? 'guardian';
-    if (!(RELATIONSHIPS as readonly unknown[]).includes(relationship)) throw badField('relationship', `must be one of: ${RELATIONSHIPS.join(', ')}`);
+    if (!(RELATIONSHIPS as readonly unknown[]).includes(relationship)) throw badRequest('relationship', `must be one of: ${RELATIONSHIPS.join(', ')}`);
     await requirePerson(db, tenant.id, guardianId, 'guardianId');
     await requirePerson(db, tenant.id, learnerId, 'learnerId');
     const created = await linkGuardian(db, tenant.id, guardianId, learnerId, relationship as string, `api:${principal.name}`);

@@ -2,6 +2,7 @@
  * Export profiles (`tenants[].exports.profiles[]` in hub.config.json): which files, which field categories leave,
  * for which recipient, and whether student ids are pseudonymized for that recipient.
  */
+import { badRequest } from '../../errors';
 import { createHmac } from 'node:crypto';
 import path from 'node:path';
 import type { LoadedConfig, TenantConfig } from '../../../core/config';
@@ -30,28 +31,24 @@ export function profilesOf(tenant: TenantConfig): ProfileConfig[] {
 /** The profile by name, or a bad_request naming `field` (the CLI's --profile, the API's body field). */
 export function findProfile(tenant: TenantConfig, name: unknown, field = 'profile'): ProfileConfig {
   const known = profilesOf(tenant).map((p) => p.name);
-  if (typeof name !== 'string' || !name) throw badField(field, `is required: the name of an export profile of tenant '${tenant.id}' (known: ${known.join(', ') || 'none configured'})`);
+  if (typeof name !== 'string' || !name) throw badRequest(field, `is required: the name of an export profile of tenant '${tenant.id}' (known: ${known.join(', ') || 'none configured'})`);
   const p = profilesOf(tenant).find((x) => x.name === name);
-  if (!p) throw badField(field, `'${name.slice(0, 64)}' is not an export profile of tenant '${tenant.id}' (known: ${known.join(', ') || 'none configured'})`);
+  if (!p) throw badRequest(field, `'${name.slice(0, 64)}' is not an export profile of tenant '${tenant.id}' (known: ${known.join(', ') || 'none configured'})`);
   return p;
 }
 
 /** A school year as the year it ends: '2026' for 2025-26. Numbers are accepted from JSON bodies. */
 export function parseSchoolYear(v: unknown, field = 'schoolYear'): string {
   const s = typeof v === 'number' && Number.isInteger(v) ? String(v) : v;
-  if (typeof s !== 'string' || !/^[0-9]{4}$/.test(s)) throw badField(field, 'must be a school year as four digits, the year it ends (2026 for 2025-26)');
+  if (typeof s !== 'string' || !/^[0-9]{4}$/.test(s)) throw badRequest(field, 'must be a school year as four digits, the year it ends (2026 for 2025-26)');
   const n = Number(s);
-  if (n < 1990 || n > 2100) throw badField(field, 'must be between 1990 and 2100');
+  if (n < 1990 || n > 2100) throw badRequest(field, 'must be between 1990 and 2100');
   return s;
 }
 
 /** The school year in progress on a date: July to June, named by the year it ends. */
 export function currentSchoolYear(now = new Date()): string {
   return String(now.getUTCMonth() >= 6 ? now.getUTCFullYear() + 1 : now.getUTCFullYear());
-}
-
-function badField(field: string, message: string): HubError {
-  return new HubError('bad_request', `${field}: ${message}`, [{ path: field, message }]);
 }
 
 /** Categories that leave under a profile: the defaults, plus `include`, minus `exclude`. */
