@@ -1,5 +1,7 @@
-/** Storage layout migrations that rebuild tables keep every row and every index. */
-import { supportedDbs } from './helpers/db';
+/** Storage layout migrations: rebuilt tables keep every row and every index; partial indexes are still used. */
+import { describeEachDb, supportedDbs } from './helpers/db';
+import { PARTIAL_JSON_INDEXES } from '../src/store/migrations/015_partial_json_indexes';
+import { jsonFieldSql } from '../src/store/json-sql';
 import * as m010 from '../src/store/migrations/010_sqlite_rowid';
 import { sqliteCacheKb, type Db } from '../src/store/db';
 
@@ -48,5 +50,56 @@ describe('SQLite page cache setting', () => {
     expect(sqliteCacheKb('64')).toBe(64 * 1024);
     expect(() => sqliteCacheKb('lots')).toThrow(/HUB_SQLITE_CACHE_MB/);
     expect(() => sqliteCacheKb('1')).toThrow(/between 2 and 4096/);
+  });
+});
+
+describeEachDb('015: reference-field indexes on records are partial and still used', (t) => {
+  let db: Db;
+  const tenant = 'idx';
+  beforeAll(async () => {
+    db = await t.open();
+    const at = new Date().toISOString();
+    const rows = [];
+    // Enough rows of several types that a scan would be the worse plan even without statistics.
+    for (let i = 0; i < 400; i++) {
+      rows.push({ tenant_id: tenant, entity_type: 'enrollment', id: `e${i}`, data: JSON.stringify({ personId: `p${i % 40}`, classId: `c${i % 20}`, schoolId: 's1' }), created_seq: i + 1, updated_seq: i + 1, created_at: at, updated_at: at });
+      rows.push({ tenant_id: tenant, entity_type: 'person', id: `p${i}`, data: JSON.stringify({ givenName: `G${i}` }), created_seq: i + 1, updated_seq: i + 1, created_at: at, updated_at: at });
+    }
+    for (let i = 0; i < rows.length; i += 100) await db.knex('records').insert(rows.slice(i, i + 100));
+    if (db.dialect === 'pg') await db.knex.raw('analyze records');
+  });
+  afterAll(async () => db.close());
+
+  it('indexes only the records that carry the field', async () => {
+    if (db.dialect === 'sqlite') {
+      const defs = (await db.knex.raw(`select name, sql from sqlite_schema where type = 'index' and tbl_name = 'records' and name like 'records_json_%'`)) as { name: string; sql: string }[];
+      expect(defs.map((d) => d.name).sort()).toEqual(PARTIAL_JSON_INDEXES.map((i) => i.name).sort());
+      for (const d of defs) expect(d.sql).toMatch(/where json_extract\(data, '\$\.\w+'\) is not null$/);
+      // Entries in the personId index: only the 400 enrollments, not the 400 persons.
+      const n = (await db.knex.raw(`select count(*) as n from records indexed by records_json_personid where tenant_id = ? and entity_type = 'enrollment' and ${jsonFieldSql('sqlite', 'personId')} is not null`, [tenant])) as { n: number }[];
+      expect(Number(n[0].n)).toBe(400);
+    } else {
+      const r = await db.knex.raw(`select indexname, indexdef from pg_indexes where tablename = 'records' and schemaname = current_schema() and indexname like 'records_json_%'`);
+      const defs = r.rows as { indexname: string; indexdef: string }[];
+      expect(defs.map((d) => d.indexname).sort()).toEqual(PARTIAL_JSON_INDEXES.map((i) => i.name).sort());
+      for (const d of defs) expect(d.indexdef).toMatch(/WHERE \(\(\(data\)::jsonb ->> '\w+'::text\) IS NOT NULL\)$/);
+    }
+  });
+
+  it('= and IN on the field still use the index', async () => {
+    const plan = async (sql: string, bindings: unknown[]) => {
+      if (db.dialect === 'sqlite') return ((await db.knex.raw(`explain query plan ${sql}`, bindings as never[])) as { detail: string }[]).map((r) => r.detail).join('\n');
+      await db.knex.raw('set enable_seqscan = off');
+      const r = await db.knex.raw(`explain ${sql}`, bindings as never[]);
+      await db.knex.raw('set enable_seqscan = on');
+      return (r.rows as { 'QUERY PLAN': string }[]).map((x) => x['QUERY PLAN']).join('\n');
+    };
+    const d = db.dialect;
+    const eq = await plan(`select id from records r where r.tenant_id = ? and r.entity_type = ? and ${jsonFieldSql(d, 'personId', 'r')} = ?`, [tenant, 'enrollment', 'p1']);
+    expect(eq).toMatch(/records_json_personid/);
+    const inList = await plan(`select id from records where tenant_id = ? and entity_type = ? and ${jsonFieldSql(d, 'classId')} in (?, ?)`, [tenant, 'enrollment', 'c1', 'c2']);
+    expect(inList).toMatch(/records_json_classid/);
+    const rows = await db.knex('records').where({ tenant_id: tenant, entity_type: 'enrollment' }).whereRaw(`${jsonFieldSql(d, 'personId')} = ?`, ['p3']).select('id');
+    expect(rows).toHaveLength(10);
   });
 });
