@@ -69,6 +69,18 @@ describe('merged view with provenance', () => {
     expect(m.provenance.familyName).toEqual({ connector: 'sis', sourceId: 's1', seenAt: '2026-11-01', rule: 'precedence: sis > lms' });
     expect(m.provenance.identifiers).toHaveLength(2);
   });
+
+  it('a single source (the bulk-load fast path): its fields by "only source", identifiers de-duplicated, keys sorted, id last', () => {
+    const m = mergeSources('p2', [
+      { connectorId: 'sis', sourceId: 's2', seenAt: '2026-11-03', data: { id: 'ignored', givenName: 'Ana', familyName: 'Ruiz', middleName: undefined, identifiers: [{ value: 'A2', system: 'SIS' }, { system: 'SIS', value: 'A2' }, { system: 'state', value: 'TX2' }] } },
+    ]);
+    expect(JSON.stringify(m.data)).toBe(JSON.stringify({ familyName: 'Ruiz', givenName: 'Ana', identifiers: [{ value: 'A2', system: 'SIS' }, { system: 'state', value: 'TX2' }], id: 'p2' }));
+    expect(m.provenance).toEqual({
+      familyName: { connector: 'sis', sourceId: 's2', seenAt: '2026-11-03', rule: 'only source' },
+      givenName: { connector: 'sis', sourceId: 's2', seenAt: '2026-11-03', rule: 'only source' },
+      identifiers: [{ connector: 'sis', sourceId: 's2', seenAt: '2026-11-03', rule: 'union' }],
+    });
+  });
 });
 
 describe('name folding in SQL', () => {

@@ -43,6 +43,7 @@ export function mergeSources(id: string, sources: SourceView[], precedence: Prec
   const data: Record<string, unknown> = {};
   const provenance: Provenance = {};
   if (sources.length === 0) return { data: { id }, provenance };
+  if (sources.length === 1) return mergeOne(id, sources[0]);
   const fields = new Set<string>();
   for (const s of sources) for (const k of Object.keys(s.data)) if (k !== 'id') fields.add(k);
   for (const field of [...fields].sort()) {
@@ -71,6 +72,33 @@ export function mergeSources(id: string, sources: SourceView[], precedence: Prec
     const conflicts = ranked.slice(1).filter((s) => canonicalJson(s.data[field]) !== wj).map((s) => ({ connector: s.connectorId, sourceId: s.sourceId, value: s.data[field] }));
     if (conflicts.length) p.conflicts = conflicts;
     provenance[field] = p;
+  }
+  data.id = id;
+  return { data, provenance };
+}
+
+/**
+ * The common case (every new person of a bulk load): one source, so every field is its value by 'only source' and
+ * identifiers are its own, de-duplicated. Same result as the general path, without ranking or conflict checks.
+ */
+function mergeOne(id: string, s: SourceView): { data: Record<string, unknown>; provenance: Provenance } {
+  const data: Record<string, unknown> = {};
+  const provenance: Provenance = {};
+  for (const field of Object.keys(s.data).sort()) {
+    const v = s.data[field];
+    if (field === 'id' || v === undefined) continue;
+    if (UNION_FIELDS.has(field)) {
+      const seen = new Map<string, unknown>();
+      for (const x of v as unknown[]) {
+        const key = canonicalJson(x);
+        if (!seen.has(key)) seen.set(key, x);
+      }
+      data[field] = [...seen.values()];
+      provenance[field] = [{ connector: s.connectorId, sourceId: s.sourceId, seenAt: s.seenAt, rule: 'union' }];
+      continue;
+    }
+    data[field] = v;
+    provenance[field] = { connector: s.connectorId, sourceId: s.sourceId, seenAt: s.seenAt, rule: 'only source' };
   }
   data.id = id;
   return { data, provenance };
