@@ -6,6 +6,7 @@
  */
 import type { EntityType, Reject, SourceRecord } from '../ingest/contract';
 import { ajvDetails, entityValidator, refFields } from '../core/schemas';
+import { ENTITY_TYPES } from '../types/unified.generated';
 import { diffRecords, hashOf, newUnifiedId } from './canonical';
 import type { ChangeRow, IngestTx, RecordRow, SourceRow } from './ports';
 import { mergeSources } from './merge';
@@ -366,19 +367,45 @@ export async function writePage(tx: IngestTx, ctx: WriteContext, records: Source
   return { counts, rejects, resolved, deletedSources, changed };
 }
 
-const REF_CACHE_MAX = 200_000;
+const REF_CACHE_MAX = 50_000;
 
-/** Adds a committed page's resolved references to the run's cache; starts over when it grows past its bound. */
+let refTargets: Set<string> | undefined;
+/** Entity types some other type refers to (orgs, sessions, courses, classes, persons, line items...): the only ones worth caching. */
+function referenceTargets(): Set<string> {
+  if (!refTargets) refTargets = new Set(ENTITY_TYPES.flatMap((t) => refFields(t).map((r) => r.target)));
+  return refTargets;
+}
+
+/**
+ * Adds a committed page's resolved references to the run's cache. Only types that are referred to are kept (not the
+ * enrollments or results that make up most of a load), and past the bound the oldest entries go first: the working
+ * set of a sorted export (the school's classes, the class's students) stays, and the cache's memory does not grow
+ * with the district (it is part of the live heap, which V8 lets the heap grow to a multiple of).
+ */
 export function rememberRefs(cache: Map<string, Map<string, string>>, resolved: PageResult['resolved'], deleted: { type: string; sourceIds: string[] }[] = []): void {
-  let size = 0;
-  for (const m of cache.values()) size += m.size;
-  if (size > REF_CACHE_MAX) cache.clear();
+  const targets = referenceTargets();
   for (const [type, m] of resolved) {
+    if (!targets.has(type)) continue;
     let c = cache.get(type);
     if (!c) cache.set(type, (c = new Map()));
-    for (const [k, v] of m) c.set(k, v);
+    for (const [k, v] of m) {
+      c.delete(k); // re-inserted at the end: recently used
+      c.set(k, v);
+    }
   }
   for (const d of deleted) for (const id of d.sourceIds) cache.get(d.type)?.delete(id);
+  let size = 0;
+  for (const m of cache.values()) size += m.size;
+  if (size <= REF_CACHE_MAX) return;
+  // Evict down to three quarters of the bound, oldest first, from each type in proportion to its size.
+  const excess = size - Math.floor(REF_CACHE_MAX * 0.75);
+  for (const m of cache.values()) {
+    let drop = Math.floor((excess * m.size) / size);
+    for (const k of m.keys()) {
+      if (drop-- <= 0) break;
+      m.delete(k);
+    }
+  }
 }
 
 function pushTouch(m: Map<string, string[]>, type: string, id: string) {
