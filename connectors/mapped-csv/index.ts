@@ -423,6 +423,7 @@ export const mappedCsv: Connector<MappedCsvSettings> & {
     kind: ['assessment', 'behaviour', 'attendance', 'roster', 'gradebook', 'competency'],
     configSchema,
     secretFields: [],
+    readInWorker: true,
     streams: STREAMS.map((t) => ({ name: t, entities: [t], modes: ['full', 'incremental'] })),
   },
   check,

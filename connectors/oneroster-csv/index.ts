@@ -657,6 +657,7 @@ export const oneRosterCsv: Connector<OneRosterCsvSettings> = {
     kind: ['roster', 'gradebook'],
     configSchema,
     secretFields: [],
+    readInWorker: true,
     streams: STREAMS.map((s) => ({ name: s.name, entities: [s.entity], modes: ['full', 'incremental'] })),
   },
   check,

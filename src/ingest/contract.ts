@@ -89,6 +89,12 @@ export interface ConnectorManifest {
   secretFields: string[];
   /** Streams in the order the runtime reads them (referenced data first). */
   streams: StreamDeclaration[];
+  /**
+   * Built-in connectors whose reads are CPU-bound parsing of files (CSV, XML, JSON) set this: the runtime runs `read`
+   * in a worker thread so parsing overlaps writing (src/ingest/threaded-read.ts). `read` then gets a plain context
+   * (no shared state with `plan` or the main thread) and its pages cross by structured clone.
+   */
+  readInWorker?: boolean;
 }
 
 /** What a run will read: decided by the connector from its settings, the source and the saved cursors. */

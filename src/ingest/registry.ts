@@ -16,6 +16,13 @@ const REGISTRY: Record<string, Connector<never>> = {
   'lti-nrps': ltiNrps as Connector<never>,
 };
 
+const BUILTIN: Readonly<Record<string, Connector<never>>> = { ...REGISTRY };
+
+/** Whether `impl` is the built-in implementation of `type` (not a test double or plugin registered over it). */
+export function isBuiltinConnector(type: string, impl: unknown): boolean {
+  return Object.prototype.hasOwnProperty.call(BUILTIN, type) && BUILTIN[type] === impl;
+}
+
 /** Registers an implementation (tests, and plugins loaded at start-up). */
 export function registerConnector(type: string, impl: Connector<never>): void {
   REGISTRY[type] = impl;

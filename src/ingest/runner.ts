@@ -17,6 +17,7 @@ import { HubError, isHubError, toHubError } from '../core/errors';
 import { silentLogger, type Logger } from '../core/logger';
 import type { Cursor, EntityType, Reject, StreamPlan, SyncMode } from './contract';
 import { getConnector } from './registry';
+import { readThreaded, readsInWorker } from './threaded-read';
 import { ingestTx } from '../normalize/ports';
 import { addCounts, rememberRefs, writePage, zeroCounts, type PageCounts, type WriteContext } from '../normalize/page-writer';
 import { nowIso } from '../normalize/canonical';
@@ -136,6 +137,7 @@ export async function runSync(deps: RuntimeDeps, opts: SyncOptions): Promise<Run
   if (!impl) throw new HubError('connector_unknown', `No implementation is registered for connector type '${cc.type}'.`);
   const settings = resolveSettings(impl.manifest, cc.settings, `$.tenants[${index[0]}].connectors[${index[1]}].settings`);
   const maxDeleteShare = cc.sweep?.maxDeleteShare ?? 0.1;
+  const threaded = readsInWorker(cc.type, impl);
   const dryRun = !!opts.dryRun;
 
   const runId = newRunId();
@@ -211,7 +213,8 @@ export async function runSync(deps: RuntimeDeps, opts: SyncOptions): Promise<Run
         continue;
       }
       let pages = 0;
-      for await (const page of impl.read(p.stream, settings, { ...base, mode: p.mode, cursor: cursors[p.stream] })) {
+      const rctx = { ...base, mode: p.mode, cursor: cursors[p.stream] };
+      for await (const page of threaded ? readThreaded(cc.type, p.stream, settings, rctx) : impl.read(p.stream, settings, rctx)) {
         if (controller.signal.aborted) throw new HubError('run_cancelled', 'The run was cancelled.');
         const at = nowIso();
         const streamEntities = impl.manifest.streams.find((s) => s.name === p.stream)?.entities;

@@ -1,0 +1,109 @@
+/**
+ * Threaded reads: a built-in file connector (manifest `readInWorker`) parses and maps its source in a worker thread
+ * while the main thread validates and writes the pages already read. On a load that is half parsing, half writing,
+ * the two overlap instead of taking turns. One worker per process, shared by every run (a worker starts in ~50 ms,
+ * and holding it costs nothing while idle: it is unref'd).
+ *
+ * Pages cross by structured clone; the worker stays at most `ahead` pages in front, so memory stays bounded. Errors
+ * keep their HubError code, message and details; anything else becomes an internal error with the worker's stack
+ * (logged, not shown). A run that is cancelled, or stops reading early, cancels the worker's read.
+ *
+ * `HUB_READ_THREADS=off` reads in the main thread instead (debugging, or a platform without worker threads).
+ */
+import path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { HubError, ERROR_CODES, type ErrorCode, type ErrorDetail } from '../core/errors';
+import type { Connector, Page, ReadContext } from './contract';
+import type { FromWorker, ToWorker } from './read-worker';
+import { isBuiltinConnector } from './registry';
+
+/** Pages the worker may have posted that the main thread has not started on. */
+const AHEAD = 2;
+
+
+let worker: Worker | undefined;
+let nextId = 1;
+const listeners = new Map<number, { deliver: (m: FromWorker) => void; log: ReadContext['log'] }>();
+
+function startWorker(): Worker {
+  // From src/ (tsx, jest) the worker needs the TypeScript loader; from dist/ it is plain JavaScript.
+  const file = path.join(__dirname, `read-worker${path.extname(__filename)}`);
+  const w = __filename.endsWith('.ts') ? new Worker(`require('tsx/cjs'); require(${JSON.stringify(file)});`, { eval: true }) : new Worker(file);
+  w.unref();
+  w.on('message', (m: FromWorker) => {
+    if (m.op === 'log') {
+      // Connector log lines carry no job id: the logger of any active read (they share tenant/connector bindings per run).
+      const l = listeners.values().next().value?.log;
+      (l?.[m.level as 'info'] as ((o: object, msg: string) => void) | undefined)?.call(l, { thread: 'read', ...m.obj }, m.msg);
+      return;
+    }
+    listeners.get(m.id)?.deliver(m);
+  });
+  const fail = (e: Error) => {
+    if (worker === w) worker = undefined;
+    for (const [id, l] of listeners) l.deliver({ op: 'error', id, error: { message: `the read worker stopped: ${e.message}`, stack: e.stack } });
+  };
+  w.on('error', fail);
+  w.on('exit', (code) => fail(new Error(`exit code ${code}`)));
+  return w;
+}
+
+/** Whether this connector's reads go to the worker thread. */
+export function readsInWorker(type: string, impl: Connector<Record<string, unknown>>): boolean {
+  return impl.manifest.readInWorker === true && isBuiltinConnector(type, impl) && process.env.HUB_READ_THREADS !== 'off';
+}
+
+function rebuild(e: { code?: string; message: string; details?: unknown[]; stack?: string; name?: string }): Error {
+  if (e.code && e.code in ERROR_CODES) return new HubError(e.code as ErrorCode, e.message, (e.details ?? []) as ErrorDetail[]);
+  const err = new Error(e.message);
+  if (e.name) err.name = e.name;
+  if (e.stack) err.stack = e.stack;
+  return err;
+}
+
+/** `impl.read(stream, settings, ctx)`, run in the read worker. */
+export async function* readThreaded(type: string, stream: string, settings: Record<string, unknown>, ctx: ReadContext): AsyncGenerator<Page> {
+  const w = (worker ??= startWorker());
+  const id = nextId++;
+  const queue: FromWorker[] = [];
+  let wake: (() => void) | undefined;
+  listeners.set(id, {
+    log: ctx.log,
+    deliver: (m) => {
+      queue.push(m);
+      wake?.();
+      wake = undefined;
+    },
+  });
+  const send = (m: ToWorker) => w.postMessage(m);
+  const onAbort = () => {
+    send({ op: 'cancel', id });
+    // Stop waiting at once, as an in-process read would: the runner turns this into run_cancelled.
+    listeners.get(id)?.deliver({ op: 'error', id, error: { message: 'This operation was aborted', name: 'AbortError' } });
+  };
+  ctx.signal.addEventListener('abort', onAbort);
+  w.ref(); // a read in progress keeps the process alive
+  let finished = false;
+  try {
+    send({ op: 'read', id, type, stream, settings, ctx: { tenantId: ctx.tenantId, connectorId: ctx.connectorId, baseDir: ctx.baseDir, mode: ctx.mode, cursor: ctx.cursor }, ahead: AHEAD });
+    for (;;) {
+      while (!queue.length) await new Promise<void>((r) => (wake = r));
+      const m = queue.shift()!;
+      if (m.op === 'page') {
+        send({ op: 'ack', id }); // the worker may read the next one while this one is written
+        yield m.page;
+      } else if (m.op === 'end') {
+        finished = true;
+        return;
+      } else if (m.op === 'error') {
+        finished = true;
+        throw rebuild(m.error);
+      }
+    }
+  } finally {
+    listeners.delete(id);
+    ctx.signal.removeEventListener('abort', onAbort);
+    if (!finished && worker === w) send({ op: 'cancel', id });
+    if (!listeners.size) w.unref();
+  }
+}

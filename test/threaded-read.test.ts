@@ -1,0 +1,91 @@
+/**
+ * Threaded reads (src/ingest/threaded-read.ts): a file connector's pages read in the worker thread are the pages it
+ * yields in-process; errors keep their code; a cancelled or abandoned read stops the worker's read and the worker
+ * serves the next one.
+ */
+import path from 'node:path';
+import { readThreaded, readsInWorker } from '../src/ingest/threaded-read';
+import { getConnector, registerConnector } from '../src/ingest/registry';
+import { silentLogger } from '../src/core/logger';
+import { HubError } from '../src/core/errors';
+import type { Connector, Page, ReadContext, SyncMode } from '../src/ingest/contract';
+
+const FIX = path.resolve(__dirname, '../fixtures');
+const ctx = (mode: SyncMode = 'full', signal = new AbortController().signal): ReadContext => ({ tenantId: 't', connectorId: 'c', baseDir: FIX, log: silentLogger, signal, mode });
+
+async function collect(it: AsyncIterable<Page>): Promise<Page[]> {
+  const out: Page[] = [];
+  for await (const p of it) out.push(p);
+  return out;
+}
+
+async function caught(p: Promise<unknown>): Promise<HubError> {
+  try {
+    await p;
+  } catch (e) {
+    return e as HubError;
+  }
+  throw new Error('expected a rejection');
+}
+
+describe('threaded reads', () => {
+  const csv = getConnector('oneroster-csv')!;
+
+  it('the file connectors read in the worker; a connector registered over a built-in does not', () => {
+    expect(readsInWorker('oneroster-csv', csv)).toBe(true);
+    expect(readsInWorker('edfi-xml', getConnector('edfi-xml')!)).toBe(true);
+    expect(readsInWorker('mapped-csv', getConnector('mapped-csv')!)).toBe(true);
+    expect(readsInWorker('oneroster-rest', getConnector('oneroster-rest')!)).toBe(false); // network: stays in-process
+    const double = { ...csv, manifest: { ...csv.manifest } } as Connector<Record<string, unknown>>;
+    expect(readsInWorker('oneroster-csv', double)).toBe(false);
+    registerConnector('threaded-test-double', double as Connector<never>);
+    expect(readsInWorker('threaded-test-double', double)).toBe(false);
+  });
+
+  it.each([
+    ['oneroster-csv', { path: 'oneroster-csv/or12-bulk', pageSize: 3 }],
+    ['oneroster-csv', { path: 'oneroster-csv/bad-rows', pageSize: 2 }],
+    ['edfi-xml', { path: 'edfi-xml/district', pageSize: 5 }],
+  ])('%s %j: the same pages, rejects and cursors as in-process', async (type, settings) => {
+    const impl = getConnector(type)!;
+    const plan = await impl.plan(settings, { ...ctx(), cursors: {} });
+    expect(plan.filter((p) => !p.skip).length).toBeGreaterThan(0);
+    let pages = 0;
+    for (const p of plan.filter((s) => !s.skip)) {
+      const inProcess = await collect(impl.read(p.stream, settings, ctx(p.mode)));
+      const threaded = await collect(readThreaded(type, p.stream, settings, ctx(p.mode)));
+      expect(threaded).toEqual(inProcess);
+      pages += threaded.length;
+    }
+    expect(pages).toBeGreaterThan(2);
+  });
+
+  it('a failing read keeps its HubError code, message and details', async () => {
+    const edfi = getConnector('edfi-xml')!;
+    const settings = { path: 'edfi-xml/broken/truncated-StudentAssessment.xml' };
+    const inProcess = await caught(collect(edfi.read('assessmentResults', settings, ctx())));
+    const threaded = await caught(collect(readThreaded('edfi-xml', 'assessmentResults', settings, ctx())));
+    expect(threaded).toBeInstanceOf(HubError);
+    expect(threaded.code).toBe('source_invalid');
+    expect({ code: threaded.code, message: threaded.message, details: threaded.details }).toEqual({ code: inProcess.code, message: inProcess.message, details: inProcess.details });
+  });
+
+  it('an abandoned read and an aborted read stop, and the worker serves the next read', async () => {
+    const settings = { path: 'oneroster-csv/or12-bulk', pageSize: 1 };
+    for await (const p of readThreaded('oneroster-csv', 'users', settings, ctx())) {
+      expect(p.records.length).toBe(1);
+      break; // the consumer stops early: the worker's read is cancelled
+    }
+    const ac = new AbortController();
+    let n = 0;
+    const aborted = await caught(
+      (async () => {
+        for await (const _ of readThreaded('oneroster-csv', 'users', settings, ctx('full', ac.signal))) if (++n === 1) ac.abort();
+      })(),
+    );
+    expect(String(aborted)).toMatch(/abort/i); // as the in-process read does: the runner reports run_cancelled
+    expect(n).toBeLessThanOrEqual(1 + 3); // at most the pages already posted arrive after the abort
+    const all = await collect(readThreaded('oneroster-csv', 'users', settings, ctx()));
+    expect(all.length).toBeGreaterThan(3);
+  });
+});
