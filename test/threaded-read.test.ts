@@ -9,6 +9,11 @@ import { getConnector, registerConnector } from '../src/ingest/registry';
 import { silentLogger } from '../src/core/logger';
 import { HubError } from '../src/core/errors';
 import type { Connector, Page, ReadContext, SyncMode } from '../src/ingest/contract';
+import { validateConfig } from '../src/core/config';
+import { runSync } from '../src/ingest/runner';
+import { ensureTenants } from '../src/store/tenants';
+import type { Db } from '../src/store/db';
+import { describeEachDb } from './helpers/db';
 
 const FIX = path.resolve(__dirname, '../fixtures');
 const ctx = (mode: SyncMode = 'full', signal = new AbortController().signal): ReadContext => ({ tenantId: 't', connectorId: 'c', baseDir: FIX, log: silentLogger, signal, mode });
@@ -54,6 +59,15 @@ describe('threaded reads', () => {
     for (const p of plan.filter((s) => !s.skip)) {
       const inProcess = await collect(impl.read(p.stream, settings, ctx(p.mode)));
       const threaded = await collect(readThreaded(type, p.stream, settings, ctx(p.mode)));
+      // The raw payload arrives serialized (rawJson), as the store keeps it.
+      for (const page of threaded) {
+        for (const r of page.records) {
+          if (r.rawJson === undefined) continue;
+          expect(r.raw).toBeUndefined();
+          r.raw = JSON.parse(r.rawJson);
+          delete r.rawJson;
+        }
+      }
       expect(threaded).toEqual(inProcess);
       pages += threaded.length;
     }
@@ -87,5 +101,27 @@ describe('threaded reads', () => {
     expect(n).toBeLessThanOrEqual(1 + 3); // at most the pages already posted arrive after the abort
     const all = await collect(readThreaded('oneroster-csv', 'users', settings, ctx()));
     expect(all.length).toBeGreaterThan(3);
+  });
+});
+
+describeEachDb('a threaded sync in the runtime', (t) => {
+  let db: Db;
+  beforeAll(async () => {
+    db = await t.open();
+  });
+  afterAll(async () => db.close());
+
+  it('lands the raw payload as read and keeps the raw row of rows rejected after the worker (reference_unresolved)', async () => {
+    const config = validateConfig({ tenants: [{ id: 't1', name: 'T', connectors: [{ id: 'sis', type: 'oneroster-csv', settings: { path: path.join(FIX, 'oneroster-csv/bad-rows') } }] }] }, '(test)');
+    await ensureTenants(db, config.config);
+    expect(readsInWorker('oneroster-csv', getConnector('oneroster-csv')!)).toBe(true);
+    const run = await runSync({ db, config }, { tenantId: 't1', connectorId: 'sis' });
+    expect(run.status).toBe('succeeded');
+    const landed = await db.knex('source_records').where({ tenant_id: 't1', entity_type: 'person', source_id: 'ok-1' }).first('raw');
+    expect(JSON.parse(landed.raw)).toMatchObject({ sourcedId: 'ok-1', username: 'ana.silva', givenName: 'Ana', familyName: 'Silva' });
+    // Enrollments name class c-1, which this export does not have: rejected by the page writer, not the connector.
+    const rejects = (await db.knex('run_rejects').where({ run_id: run.id, code: 'reference_unresolved' }).select('location', 'raw')) as { location: string; raw: string }[];
+    expect(rejects.length).toBeGreaterThan(0);
+    for (const r of rejects) expect(JSON.parse(r.raw)).toMatchObject({ classSourcedId: 'c-1' });
   });
 });

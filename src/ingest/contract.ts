@@ -32,6 +32,11 @@ export interface SourceRecord {
   data: Record<string, unknown>;
   /** The raw payload as read (a CSV row as an object, an XML element, a JSON body). Kept for replay. */
   raw?: unknown;
+  /**
+   * The runtime's own: `raw` already serialized to JSON (the threaded reader does it in the worker thread, where it
+   * overlaps the writes). Connectors set `raw`, never this.
+   */
+  rawJson?: string;
   /** Where it came from, for reports: `users.csv:17`, `$.users[3]`. */
   location?: string;
   /**

@@ -72,7 +72,7 @@ export interface PageResult {
 type StoredReject = PageResult['rejects'][number];
 
 function reject(rec: SourceRecord, code: StoredReject['code'], reason: string, field?: string): StoredReject {
-  return { location: rec.location ?? `${rec.type}:${rec.sourceId}`, field, reason, code, raw: rec.raw, sourceId: rec.sourceId };
+  return { location: rec.location ?? `${rec.type}:${rec.sourceId}`, field, reason, code, raw: rec.raw ?? (rec.rawJson === undefined ? undefined : JSON.parse(rec.rawJson)), sourceId: rec.sourceId };
 }
 
 /**
@@ -426,7 +426,7 @@ export function deferredHash(json: string, refsJson: string): string {
 function sourceRow(ctx: WriteContext, rec: SourceRecord, unifiedId: string, hash: string, deletedAt: string | null): SourceRow {
   return {
     tenant_id: ctx.tenantId, connector_id: ctx.connectorId, entity_type: rec.type, source_id: rec.sourceId,
-    unified_id: unifiedId, hash, raw: rec.raw === undefined ? null : JSON.stringify(rec.raw), location: rec.location ?? null,
+    unified_id: unifiedId, hash, raw: rec.rawJson ?? (rec.raw === undefined ? null : JSON.stringify(rec.raw)), location: rec.location ?? null,
     first_seen_at: ctx.at, last_seen_at: ctx.at, last_run_id: ctx.runId, deleted_at: deletedAt,
     data: null, refs: null, match_state: null, match_rule: null, match_score: null,
   };
