@@ -1,6 +1,7 @@
 /**
  * npm run bench:ingest -- --students 50000 [--seed 42] [--keep]
  *
+ * The hub path runs as the shipped CLI (`hub sync`, compiled dist/, built first) in its own process.
  * Ingests the generated district's OneRoster CSV (SIS bulk) into a fresh SQLite store through the full connector
  * path (parse, map, validate, resolve references, hash, upsert, change log, reject report) and, in the same run,
  * loads the same files with a plain baseline: csv-parse streaming into better-sqlite3 prepared INSERTs of the raw
@@ -93,20 +94,38 @@ async function csvBaseline(inputs: CsvInput[], dbFile: string) {
   return { rows, ms };
 }
 
-async function hub(dir: string, dbFile: string, again: boolean) {
-  const config = validateConfig({
-    tenants: [{ id: 'bench', name: 'Bench', connectors: [{ id: 'sis', type: 'oneroster-csv', settings: { path: dir } }] }],
-  });
-  const db = await openDb({ url: dbFile });
-  await migrate(db);
-  await ensureTenants(db, config.config);
-  const deps = { db, config };
-  // The re-run (its own process, on the store the first load left): cursors cleared so every row is re-read and
-  // found unchanged.
-  if (again) await db.knex('connector_state').delete();
-  const run = await runSync(deps, { tenantId: 'bench', connectorId: 'sis' });
-  await db.close();
-  return run;
+/**
+ * The hub path is the shipped CLI, `hub sync` from the compiled dist/ (as `npm start` and the Docker image run it),
+ * in its own process, quiet (not a TTY): what a district's scheduled sync costs. bench/rss-preload.cjs reports the
+ * process's peak RSS. The run's figures come from the `runs` table it leaves.
+ */
+function hubCli(dir: string, dbFile: string, again: boolean): { result: Record<string, unknown>; maxRssMb: number } {
+  const cfg = path.join(path.dirname(dbFile), 'hub.config.json');
+  fs.writeFileSync(cfg, JSON.stringify({ tenants: [{ id: 'bench', name: 'Bench', connectors: [{ id: 'sis', type: 'oneroster-csv', settings: { path: dir } }] }] }));
+  if (again) {
+    // The re-run: cursors cleared so every row is re-read and found unchanged.
+    const db = new Database(dbFile);
+    db.exec('delete from connector_state');
+    db.close();
+  }
+  const r = spawnSync(process.execPath, ['--require', path.join(__dirname, 'rss-preload.cjs'), CLI, '--config', cfg, '--database', dbFile, 'sync', 'sis'], { encoding: 'utf8', maxBuffer: 1 << 26, env: { ...process.env, LOG_LEVEL: 'warn' } });
+  const rss = /HUB_BENCH_MAXRSS_KB (\d+)/.exec(r.stderr);
+  if (r.status !== 0 || !rss) throw new Error(`hub sync failed (${r.status}): ${r.stderr}`);
+  const db = new Database(dbFile, { readonly: true });
+  const run = db.prepare(`select status, duration_ms, read_count, inserted_count, unchanged_count, rejected_count from runs order by started_at desc limit 1`).get() as Record<string, number | string>;
+  db.close();
+  return {
+    result: { status: run.status, durationMs: run.duration_ms, counts: { read: run.read_count, inserted: run.inserted_count, unchanged: run.unchanged_count, rejected: run.rejected_count } },
+    maxRssMb: Number(rss[1]) / 1024,
+  };
+}
+
+const CLI = path.resolve(__dirname, '../dist/src/cli/main.js');
+
+/** Compiles dist/ so the CLI measured is the code in this checkout. */
+function build(): void {
+  const r = spawnSync(process.platform === 'win32' ? 'npm.cmd' : 'npm', ['run', 'build', '--silent'], { cwd: path.resolve(__dirname, '..'), encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`npm run build failed: ${r.stdout}${r.stderr}`);
 }
 
 /** The tables the hub path writes while loading, in the order it writes them within a page. */
@@ -393,7 +412,8 @@ async function main() {
       : kind === 'all-hub' ? await hubOne(opt('base')!, db, opt('connector')!)
       : kind === 'baseline' ? await baseline(dir, db)
       : kind === 'floor' ? await floor(opt('from')!, db)
-      : await hub(dir, db, kind === 'hub-again');
+      : undefined;
+    if (!result) throw new Error(`unknown child kind ${kind}`);
     process.stdout.write(`${JSON.stringify({ result, maxRssMb: process.resourceUsage().maxRSS / 1024 })}\n`);
     return;
   }
@@ -418,8 +438,9 @@ async function main() {
   try {
     const hubDb = path.join(work, 'hub.sqlite');
     const base = child('baseline', dir, path.join(work, 'baseline.sqlite'));
-    const h = child('hub', dir, hubDb);
-    const a = child('hub-again', dir, hubDb);
+    build();
+    const h = hubCli(dir, hubDb, false);
+    const a = hubCli(dir, hubDb, true);
     const f = child('floor', dir, path.join(work, 'floor.sqlite'), ['--from', hubDb]);
     const b = base.result as { rows: number; ms: number };
     type Run = { counts: { read: number; inserted: number; unchanged: number; rejected: number }; durationMs: number; status: string };
@@ -434,7 +455,7 @@ async function main() {
       console.log(`${name.padEnd(48)} ${String(rows).padStart(9)} ${(ms / 1000).toFixed(2).padStart(8)}s ${Math.round(rate).toString().padStart(9)} rows/s ${typeof rss === 'number' ? rss.toFixed(0).padStart(6) + ' MB' : rss.padStart(9)} ${ratio === undefined ? '' : ratio.toFixed(2).padStart(6)}`);
     console.log(`${'path'.padEnd(48)} ${'rows'.padStart(9)} ${'time'.padStart(9)} ${'rate'.padStart(16)} ${'peak RSS'.padStart(9)} ${'ratio'.padStart(6)}`);
     row('baseline: csv-parse -> prepared INSERT raw', b.rows, b.ms, bRate, base.maxRssMb, 1);
-    row(`hub: full connector path (${first.status})`, first.counts.read, first.durationMs, hRate, h.maxRssMb, hRate / bRate);
+    row(`hub sync (dist CLI): full path (${first.status})`, first.counts.read, first.durationMs, hRate, h.maxRssMb, hRate / bRate);
     row('hub: identical re-run (all unchanged)', again.counts.read, again.durationMs, aRate, a.maxRssMb, aRate / bRate);
     row(`storage floor: the hub's ${fmtInt(fl.written)} rows, prepared INSERT`, first.counts.read, fl.ms, fRate, f.maxRssMb, fRate / bRate);
     console.log(`ratio hub / baseline: ${(hRate / bRate).toFixed(2)}  (goal >= 0.40); peak RSS of the load ${h.maxRssMb.toFixed(0)} MB (goal < 300); rejected rows: ${first.counts.rejected}; inserted: ${first.counts.inserted}`);

@@ -4,7 +4,7 @@
  * serves the next one.
  */
 import path from 'node:path';
-import { readThreaded, readsInWorker } from '../src/ingest/threaded-read';
+import { openThreadedReads, readThreaded, readsInWorker } from '../src/ingest/threaded-read';
 import { getConnector, registerConnector } from '../src/ingest/registry';
 import { silentLogger } from '../src/core/logger';
 import { HubError } from '../src/core/errors';
@@ -123,5 +123,34 @@ describeEachDb('a threaded sync in the runtime', (t) => {
     const rejects = (await db.knex('run_rejects').where({ run_id: run.id, code: 'reference_unresolved' }).select('location', 'raw')) as { location: string; raw: string }[];
     expect(rejects.length).toBeGreaterThan(0);
     for (const r of rejects) expect(JSON.parse(r.raw)).toMatchObject({ classSourcedId: 'c-1' });
+  });
+});
+
+describe('a threaded sync that fails mid-run', () => {
+  it('cancels the stream it had opened ahead, and the worker serves the next run', async () => {
+    const fs = await import('node:fs');
+    const os = await import('node:os');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hub-threaded-'));
+    for (const f of fs.readdirSync(path.join(FIX, 'edfi-xml/district'))) fs.copyFileSync(path.join(FIX, 'edfi-xml/district', f), path.join(dir, f));
+    fs.copyFileSync(path.join(FIX, 'edfi-xml/broken/truncated-StudentAssessment.xml'), path.join(dir, 'StudentAssessment.xml'));
+    const { supportedDbs } = await import('./helpers/db');
+    const db = await supportedDbs()[0].open();
+    try {
+      const config = validateConfig({ tenants: [{ id: 't1', name: 'T', connectors: [{ id: 'state', type: 'edfi-xml', settings: { path: dir } }] }] }, '(test)');
+      await ensureTenants(db, config.config);
+      const failed = await runSync({ db, config }, { tenantId: 't1', connectorId: 'state' });
+      expect(failed.status).toBe('failed');
+      expect(failed.error?.code).toBe('source_invalid');
+      expect(openThreadedReads()).toBe(0); // the next stream, opened ahead, was cancelled
+      fs.copyFileSync(path.join(FIX, 'edfi-xml/district/StudentAssessment.xml'), path.join(dir, 'StudentAssessment.xml'));
+      const ok = await runSync({ db, config }, { tenantId: 't1', connectorId: 'state' });
+      expect([ok.status, ok.error]).not.toContain('failed'); // succeeded, or needs_review by the sweep guardrail
+      expect(ok.error).toBeUndefined();
+      expect(ok.counts.read).toBeGreaterThan(0); // the streams after the failed one (earlier ones resume from their cursors)
+      expect(openThreadedReads()).toBe(0);
+    } finally {
+      await db.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
