@@ -3,6 +3,8 @@
  * yields in-process; errors keep their code; a cancelled or abandoned read stops the worker's read and the worker
  * serves the next one.
  */
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { openThreadedReads, readThreaded, readsInWorker } from '../src/ingest/threaded-read';
 import { getConnector, registerConnector } from '../src/ingest/registry';
@@ -13,7 +15,7 @@ import { validateConfig } from '../src/core/config';
 import { runSync } from '../src/ingest/runner';
 import { ensureTenants } from '../src/store/tenants';
 import type { Db } from '../src/store/db';
-import { describeEachDb } from './helpers/db';
+import { describeEachDb, supportedDbs } from './helpers/db';
 
 const FIX = path.resolve(__dirname, '../fixtures');
 const ctx = (mode: SyncMode = 'full', signal = new AbortController().signal): ReadContext => ({ tenantId: 't', connectorId: 'c', baseDir: FIX, log: silentLogger, signal, mode });
@@ -128,12 +130,9 @@ describeEachDb('a threaded sync in the runtime', (t) => {
 
 describe('a threaded sync that fails mid-run', () => {
   it('cancels the stream it had opened ahead, and the worker serves the next run', async () => {
-    const fs = await import('node:fs');
-    const os = await import('node:os');
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hub-threaded-'));
     for (const f of fs.readdirSync(path.join(FIX, 'edfi-xml/district'))) fs.copyFileSync(path.join(FIX, 'edfi-xml/district', f), path.join(dir, f));
     fs.copyFileSync(path.join(FIX, 'edfi-xml/broken/truncated-StudentAssessment.xml'), path.join(dir, 'StudentAssessment.xml'));
-    const { supportedDbs } = await import('./helpers/db');
     const db = await supportedDbs()[0].open();
     try {
       const config = validateConfig({ tenants: [{ id: 't1', name: 'T', connectors: [{ id: 'state', type: 'edfi-xml', settings: { path: dir } }] }] }, '(test)');

