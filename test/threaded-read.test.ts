@@ -35,8 +35,27 @@ async function caught(p: Promise<unknown>): Promise<HubError> {
   throw new Error('expected a rejection');
 }
 
+/** Threaded reads are opt-in (HUB_READ_THREADS=on): on for this file, restored after. */
+const before = process.env.HUB_READ_THREADS;
+beforeAll(() => {
+  process.env.HUB_READ_THREADS = 'on';
+});
+afterAll(() => {
+  if (before === undefined) delete process.env.HUB_READ_THREADS;
+  else process.env.HUB_READ_THREADS = before;
+});
+
 describe('threaded reads', () => {
   const csv = getConnector('oneroster-csv')!;
+
+  it('are off unless HUB_READ_THREADS=on', () => {
+    process.env.HUB_READ_THREADS = 'off';
+    expect(readsInWorker('oneroster-csv', csv)).toBe(false);
+    delete process.env.HUB_READ_THREADS;
+    expect(readsInWorker('oneroster-csv', csv)).toBe(false);
+    process.env.HUB_READ_THREADS = 'on';
+    expect(readsInWorker('oneroster-csv', csv)).toBe(true);
+  });
 
   it('the file connectors read in the worker; a connector registered over a built-in does not', () => {
     expect(readsInWorker('oneroster-csv', csv)).toBe(true);
