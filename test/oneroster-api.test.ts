@@ -434,9 +434,11 @@ describeEachDb('OneRoster 1.2 provider', (t) => {
     expect(seen[0]).toEqual({ principal: 'oneroster:vendor-all', disclosure: { channel: 'oneroster', categories: ['identity', 'contact'], personIds: expect.arrayContaining([id('p0'), id('p1')]) } });
     expect(seen[1]).toEqual({ principal: 'oneroster:vendor-all', disclosure: { channel: 'oneroster', categories: ['enrollment'], personIds: [id('p0')] } });
     expect(seen[2]).toEqual({ principal: 'oneroster:vendor-all', disclosure: undefined });
+    await settleDisclosures(probe);
   });
 
   test('disclosure log: a OneRoster answer with student data is recorded under the client\'s tenant', async () => {
+    await settleDisclosures(app);
     const before = Number(((await db.knex('disclosures').where({ tenant_id: 't1', channel: 'oneroster' }).count({ n: '*' }).first()) as { n: number | string }).n);
     const res = await get(`${R}/users?limit=2&filter=${encodeURIComponent("role='student'")}`);
     expect(res.status).toBe(200);
