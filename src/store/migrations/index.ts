@@ -11,6 +11,7 @@ import * as m009 from './009_lti';
 import * as m010 from './010_sqlite_rowid';
 import * as m011 from './011_exports';
 import * as m012 from './012_dedupe';
+import * as m013 from './013_oneroster_users';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -31,6 +32,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '010_sqlite_rowid': m010,
   '011_exports': m011,
   '012_dedupe': m012,
+  '013_oneroster_users': m013,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {
