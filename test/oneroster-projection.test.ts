@@ -7,7 +7,8 @@
  * projection was built by another code version.
  */
 import request from 'supertest';
-import type express from 'express';
+import BetterSqlite3 from 'better-sqlite3';
+import express from 'express';
 import { describeEachDb } from './helpers/db';
 import { FAKE_SOURCES, org } from './helpers/fake-connector';
 import { validateConfig } from '../src/core/config';
@@ -210,6 +211,58 @@ describeEachDb('OneRoster users projection', (t) => {
     await expectSame(projected, records);
     expect(await projectionSeq()).toBe(await tenantSeq());
   });
+
+  test('changes to other types move no projection row and take no write lock; the next person change is caught up from there', async () => {
+    const projected = await app({ answerCache: false });
+    const records = await app({ answerCache: false, projection: false });
+    await get(projected, 'users');
+    const stored = await projectionSeq();
+    const put = await request(projected).put('/ims/oneroster/gradebook/v1p2/categories/cat-quiet').set('Authorization', `Bearer ${tokens.get(projected)}`).send({ category: { title: 'Quiz', weight: 0.2 } });
+    expect(put.status).toBe(201);
+    expect(await tenantSeq()).toBeGreaterThan(stored);
+    await expectSame(projected, records);
+    expect(await projectionSeq()).toBe(stored);
+    const renamed = first();
+    renamed.persons = renamed.persons.map((p) => (p.sourceId === 'p6' ? person('p6', { givenName: 'Finn', familyName: 'Garcia-Quiet' }) : p));
+    await sync(renamed);
+    await expectSame(projected, records);
+    expect(await projectionSeq()).toBe(await tenantSeq());
+  });
+
+  if (t.name === 'sqlite') {
+    test('SQLite: while another process holds the write lock, answers come from the records at once, and the projection catches up after', async () => {
+      const projected = await app({ answerCache: false });
+      const records = await app({ answerCache: false, projection: false });
+      await get(projected, 'users');
+      await sync(second());
+      const file = (db.knex.client.config as { connection: { filename: string } }).connection.filename;
+      const other = new BetterSqlite3(file);
+      other.pragma('journal_mode = WAL');
+      other.prepare('begin immediate').run();
+      // Timed to the end of the response (the disclosure log is written after it, and waits for the lock itself).
+      let finished = 0;
+      const timed = express();
+      timed.use((_req, res, next) => {
+        const started = Date.now();
+        res.on('finish', () => (finished = Date.now() - started));
+        next();
+      });
+      timed.use(projected);
+      let during: string;
+      try {
+        during = (await request(timed).get(`${R}/users`).set('Authorization', `Bearer ${tokens.get(projected)}`)).text;
+        expect(finished).toBeGreaterThan(0);
+        expect(finished).toBeLessThan(2000);
+        expect(await projectionSeq()).toBeLessThan(await tenantSeq());
+      } finally {
+        other.prepare('rollback').run();
+        other.close();
+      }
+      expect(origin(during)).toBe(origin((await get(records, 'users')).text));
+      await expectSame(projected, records);
+      expect(await projectionSeq()).toBe(await tenantSeq());
+    });
+  }
 
   test('a build too long for the request runs in the background (answers from the records meanwhile), in many small steps', async () => {
     await db.knex('oneroster_projections').where({ tenant_id: 't1' }).delete();

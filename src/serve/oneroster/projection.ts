@@ -8,12 +8,15 @@
  *  - `oneroster_projections.seq` is the change-log sequence the rows reflect. Before the provider uses the
  *    projection for a request made at tenant sequence S, the rows must reflect S: `ready()` compares (an in-memory
  *    note of what this process last saw, so a quiet tenant costs nothing) and otherwise catches up.
- *  - Catching up is a series of steps. A step takes the projection's row lock (one writer at a time, across
- *    processes; on SQLite it starts with a write, so it holds the write lock and never has to upgrade a read), reads
- *    the person and role changes after `seq` (at most `stepChanges` of them, within `STEP_SPAN` sequence numbers),
- *    rebuilds the rows of the persons they touch (a role record's person, before and after a change of `personId`)
- *    from the current records, and moves `seq` on, all in one transaction. Every row is rebuilt from data read under
- *    the lock, so a row always reflects at least every change up to the `seq` written with it.
+ *  - Catching up is a series of steps. A step first looks, without a lock, for person and role changes after `seq`:
+ *    when there are none (gradebook writes, derived data) it writes nothing and notes in memory how far the rows are
+ *    known to be current. Otherwise it takes the projection's row lock (one writer at a time, across processes; on
+ *    SQLite it starts with a write, so it holds the write lock and never has to upgrade a read, and waits at most
+ *    LOCK_WAIT_MS for another process's lock — SQLITE_BUSY sends the request to the records), reads the person and
+ *    role changes after `seq` (at most `stepChanges` of them, within `STEP_SPAN` sequence numbers), rebuilds the
+ *    rows of the persons they touch (a role record's person, before and after a change of `personId`) from the
+ *    current records, and moves `seq` on, all in one transaction. Every row is rebuilt from data read under the lock,
+ *    so a row always reflects at least every change up to the `seq` written with it.
  *  - A request runs `inlineSteps` steps itself (a sync's or an API write's changes: one short step); when more are
  *    left (a first build, a large sync) they go on in the background and the request is answered from the records,
  *    so no request ever waits for a long build, and no answer is ever served from rows older than its sequence.
@@ -25,6 +28,7 @@
 import type { Knex } from 'knex';
 import type BetterSqlite3 from 'better-sqlite3';
 import type { Db, Dialect } from '../../store/db';
+import { selectRows } from '../../store/fast-read';
 import type { Logger } from '../../core/logger';
 import { jsonText, setText } from './fields';
 import { roleAtOrg, rolesByPerson, rowsOf, TYPES, USER_COLUMNS, type Json, type MapContext } from './model';
@@ -35,6 +39,8 @@ const NAME = 'users';
 /** At most this many sequence numbers per step, whatever their types (bounds the change-log scan of a step). */
 const STEP_SPAN = 50_000;
 const ID_CHUNK = 500;
+/** SQLite: how long a catch-up waits for another process's write lock before the request goes to the records. */
+const LOCK_WAIT_MS = 100;
 
 /** The base URL placeholder: a NUL character, which JSON.stringify writes as the six characters `\u0000`. */
 const MARK = '\u0000';
@@ -116,6 +122,8 @@ interface StepResult {
 export class UserProjection {
   /** Per tenant: the sequence the projection is known to reflect (by this process). */
   private readonly fresh = new Map<string, number>();
+  /** Per tenant: no person or role change up to this sequence since the stored one (rows reflect it, unwritten). */
+  private readonly quiet = new Map<string, number>();
   private readonly inflight = new Map<string, Promise<void>>();
   private readonly background = new Map<string, Promise<void>>();
   private readonly inlineSteps: number;
@@ -146,7 +154,10 @@ export class UserProjection {
     try {
       await p;
     } catch (e) {
-      this.log.warn({ tenantId, code: (e as { code?: unknown }).code ?? null, err: (e as Error).message }, 'oneroster users projection: catching up failed; answering from the records');
+      const code = (e as { code?: unknown }).code ?? null;
+      // Another process writing (SQLite): expected during its sync, not worth a warning per request.
+      if (code === 'SQLITE_BUSY') this.log.debug({ tenantId }, 'oneroster users projection: the database is busy; answering from the records');
+      else this.log.warn({ tenantId, code, err: (e as Error).message }, 'oneroster users projection: catching up failed; answering from the records');
       return false;
     }
     return (this.fresh.get(tenantId) ?? -1) >= seq;
@@ -178,14 +189,52 @@ export class UserProjection {
     this.background.set(tenantId, run);
   }
 
+  /**
+   * Where the rows stand: the stored sequence (0 when another code version built them), or further when this process
+   * saw no person or role change after it (`quiet`).
+   */
+  private from(tenantId: string, st: { version: number | string; seq: number | string } | undefined): number {
+    if (st && Number(st.version) !== PROJECTION_VERSION) {
+      this.quiet.delete(tenantId);
+      return 0;
+    }
+    return Math.max(Number(st?.seq ?? 0), this.quiet.get(tenantId) ?? 0);
+  }
+
+  private note(tenantId: string, r: StepResult): StepResult {
+    if (r.seq > (this.fresh.get(tenantId) ?? -1)) this.fresh.set(tenantId, r.seq);
+    return r;
+  }
+
   /** One step (see the header); returns the sequence the projection now reflects and whether that is the tenant's. */
   async step(tenantId: string): Promise<StepResult> {
+    // First without a lock: when no person or role changed (a gradebook write, derived data...), nothing is written,
+    // so a read takes the write lock only when there is something to rebuild.
+    const [st0] = await selectRows<{ version: number | string; seq: number | string }>(this.db, 'select version, seq from oneroster_projections where tenant_id = ? and name = ?', [tenantId, NAME]);
+    const [ts] = await selectRows<{ last_seq: number | string }>(this.db, 'select last_seq from tenant_sequences where tenant_id = ?', [tenantId]);
+    const cur0 = Number(ts?.last_seq ?? 0);
+    const from0 = this.from(tenantId, st0);
+    if (from0 >= cur0) return this.note(tenantId, { seq: from0, done: true });
+    const upTo0 = Math.min(cur0, from0 + STEP_SPAN);
+    const relevant = await selectRows(this.db, `select 1 as x from change_log where tenant_id = ? and seq > ? and seq <= ? and entity_type in ('person', 'role') limit 1`, [tenantId, from0, upTo0]);
+    if (!relevant.length && (!st0 || Number(st0.version) === PROJECTION_VERSION)) {
+      this.quiet.set(tenantId, upTo0);
+      return this.note(tenantId, { seq: upTo0, done: upTo0 >= cur0 });
+    }
     const d = this.db.dialect;
     const r = await this.db.knex.transaction(async (trx): Promise<StepResult> => {
-      // First statement a write: on SQLite the transaction holds the write lock from here on.
-      await trx.raw(`insert into oneroster_projections (tenant_id, name, version, seq) values (?, ?, ?, 0) on conflict (tenant_id, name) do nothing`, [tenantId, NAME, PROJECTION_VERSION]);
+      // SQLite: a reader must not stall behind another process's long write (better-sqlite3 waits synchronously):
+      // give up after a moment (SQLITE_BUSY: the request is answered from the records).
+      const busy = d === 'sqlite' ? Number((rowsOf(await trx.raw('pragma busy_timeout'))[0] as { timeout?: number } | undefined)?.timeout ?? 5000) : 0;
+      if (d === 'sqlite') await trx.raw(`pragma busy_timeout = ${LOCK_WAIT_MS}`);
+      try {
+        // First statement a write: on SQLite the transaction holds the write lock from here on.
+        await trx.raw(`insert into oneroster_projections (tenant_id, name, version, seq) values (?, ?, ?, 0) on conflict (tenant_id, name) do nothing`, [tenantId, NAME, PROJECTION_VERSION]);
+      } finally {
+        if (d === 'sqlite') await trx.raw(`pragma busy_timeout = ${busy}`);
+      }
       const st = rowsOf(await trx.raw(`select version, seq from oneroster_projections where tenant_id = ? and name = ?${d === 'pg' ? ' for update' : ''}`, [tenantId, NAME]))[0] as { version: number | string; seq: number | string };
-      const from = Number(st.version) === PROJECTION_VERSION ? Number(st.seq) : 0;
+      const from = this.from(tenantId, st);
       const cur = Number((rowsOf(await trx.raw('select last_seq from tenant_sequences where tenant_id = ?', [tenantId]))[0] as { last_seq?: number | string } | undefined)?.last_seq ?? 0);
       if (from >= cur) return { seq: from, done: true };
       const upTo = Math.min(cur, from + STEP_SPAN);
@@ -216,8 +265,7 @@ export class UserProjection {
       await trx.raw(`update oneroster_projections set seq = ?, version = ? where tenant_id = ? and name = ?`, [end, PROJECTION_VERSION, tenantId, NAME]);
       return { seq: end, done: end >= cur };
     });
-    if (r.seq > (this.fresh.get(tenantId) ?? -1)) this.fresh.set(tenantId, r.seq);
-    return r;
+    return this.note(tenantId, r);
   }
 
   /** Rebuilds the rows of these persons from their current record and live role records. */
