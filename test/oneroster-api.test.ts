@@ -16,7 +16,7 @@ import { FAKE_SOURCES, org, person, enrollment } from './helpers/fake-connector'
 import { validateConfig } from '../src/core/config';
 import { ensureTenants } from '../src/store/tenants';
 import { runSync } from '../src/ingest/runner';
-import { buildApp } from '../src/serve/app';
+import { buildApp, settleDisclosures } from '../src/serve/app';
 import { OR_SCOPES } from '../src/serve/oneroster/scopes';
 import { ROSTERING_ROUTES } from '../src/serve/oneroster/routes';
 import type { SourceRecord } from '../src/ingest/contract';
@@ -434,5 +434,20 @@ describeEachDb('OneRoster 1.2 provider', (t) => {
     expect(seen[0]).toEqual({ principal: 'oneroster:vendor-all', disclosure: { channel: 'oneroster', categories: ['identity', 'contact'], personIds: expect.arrayContaining([id('p0'), id('p1')]) } });
     expect(seen[1]).toEqual({ principal: 'oneroster:vendor-all', disclosure: { channel: 'oneroster', categories: ['enrollment'], personIds: [id('p0')] } });
     expect(seen[2]).toEqual({ principal: 'oneroster:vendor-all', disclosure: undefined });
+    await settleDisclosures(probe);
+  });
+
+  test('disclosure log: a OneRoster answer with student data is recorded under the client\'s tenant', async () => {
+    await settleDisclosures(app);
+    const before = Number(((await db.knex('disclosures').where({ tenant_id: 't1', channel: 'oneroster' }).count({ n: '*' }).first()) as { n: number | string }).n);
+    const res = await get(`${R}/users?limit=2&filter=${encodeURIComponent("role='student'")}`);
+    expect(res.status).toBe(200);
+    await settleDisclosures(app);
+    const rows = (await db.knex('disclosures').where({ tenant_id: 't1', channel: 'oneroster' }).orderBy('id', 'desc').select('id', 'recipient', 'route', 'categories', 'person_count')) as Array<{ id: string; recipient: string; route: string; categories: string; person_count: number | string }>;
+    expect(rows).toHaveLength(before + 1);
+    expect(rows[0]).toMatchObject({ recipient: 'oneroster:vendor-all', route: '/ims/oneroster/rostering/v1p2/users', categories: JSON.stringify(['contact', 'identity']) });
+    const persons = (await db.knex('disclosure_persons').where({ tenant_id: 't1', disclosure_id: rows[0].id }).pluck('person_id')) as string[];
+    expect(persons.sort()).toEqual(res.body.users.map((u: { sourcedId: string }) => u.sourcedId).sort());
+    expect(Number(rows[0].person_count)).toBe(2);
   });
 });

@@ -26,7 +26,8 @@ import { caliperRouter, learningEventRoutes } from '../caliper';
 import { changeRoutes } from './changes';
 import { disclosureRecorder, disclosureRoutes, type DisclosureRecorder } from './disclosures';
 import { webhookRoutes } from '../webhooks/api';
-import { oneRosterRouter } from './oneroster';
+import { catchUpOneRoster, drainOneRoster, oneRosterRouter } from './oneroster';
+import type { ProjectionOptions } from './oneroster/projection';
 import { exportRoutes } from './export/routes';
 import { ltiAdminRoutes, mountLti, type PlpPort } from './lti';
 import { stateExportRoutes } from './export/state/routes';
@@ -37,8 +38,11 @@ export interface BuildAppDeps {
   log?: Logger;
   /** Where `apiKeys[].key` secret references are read from (default process.env). */
   env?: NodeJS.ProcessEnv;
-  /** OneRoster provider options (the benchmark turns the answer cache off to measure the uncached path). */
-  oneroster?: { answerCache?: boolean };
+  /**
+   * OneRoster provider options: the benchmark turns the answer cache off to measure the uncached path, and the users
+   * projection off to measure the path over the records (src/serve/oneroster/projection.ts).
+   */
+  oneroster?: { answerCache?: boolean; projection?: boolean | ProjectionOptions };
   /** The learner plan port of the LTI pages (src/serve/lti/plp.ts); default: the PLP module (src/derive/plp/). */
   plp?: PlpPort;
 }
@@ -46,6 +50,13 @@ export interface BuildAppDeps {
 const HEALTH_TIMEOUT_MS = 2000;
 const backgroundOf = new WeakMap<express.Express, BackgroundRuns>();
 const disclosuresOf = new WeakMap<express.Express, DisclosureRecorder>();
+const oneRosterOf = new WeakMap<express.Express, express.Router>();
+
+/** Brings the app's OneRoster users projection of a tenant up to date (the benchmark warms it before measuring). */
+export async function warmOneRoster(app: express.Express, tenantId: string): Promise<void> {
+  const r = oneRosterOf.get(app);
+  if (r) await catchUpOneRoster(r, tenantId);
+}
 
 /** Waits until the disclosures of finished responses are written (they are written after the response). */
 export async function settleDisclosures(app: express.Express): Promise<void> {
@@ -58,6 +69,8 @@ export async function settleDisclosures(app: express.Express): Promise<void> {
  */
 export async function drainBackgroundRuns(app: express.Express, opts: { abort?: boolean } = {}): Promise<void> {
   await backgroundOf.get(app)?.drain(opts);
+  const or = oneRosterOf.get(app);
+  if (or) await drainOneRoster(or);
   await disclosuresOf.get(app)?.settle();
 }
 
@@ -170,7 +183,9 @@ export function buildApp(deps: BuildAppDeps): express.Express {
   // Caliper sensors post to /caliper/:tenant with their own bearer tokens (src/caliper/README.md).
   app.use(caliperRouter(appDeps));
   // OneRoster 1.2 provider: /ims/oneroster/... with OAuth 2.0 client credentials (src/serve/oneroster/).
-  app.use(oneRosterRouter({ db: deps.db, config: deps.config.config, log, env, answerCache: deps.oneroster?.answerCache }));
+  const oneRoster = oneRosterRouter({ db: deps.db, config: deps.config.config, log, env, answerCache: deps.oneroster?.answerCache, projection: deps.oneroster?.projection });
+  oneRosterOf.set(app, oneRoster);
+  app.use(oneRoster);
   // The LTI 1.3 tool: /lti/login, /lti/launch, /lti/keys, /lti/register and the pages under /lti/app (src/serve/lti/).
   mountLti(app, appDeps, lti);
   app.use(API_PREFIX, api);

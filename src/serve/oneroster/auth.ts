@@ -219,7 +219,7 @@ export function tokenVerifier(clients: ReadonlyMap<string, OneRosterClient>, key
   };
 }
 
-/** Middleware: 401 unless a valid bearer token is presented; sets `res.locals.principal` (a OneRosterPrincipal). */
+/** Middleware: 401 unless a valid bearer token is presented; sets `res.locals.principal` (a OneRosterPrincipal) and `res.locals.tenantId`. */
 export function bearer(verifier: TokenVerifier): RequestHandler {
   return (req, res, next) => {
     const h = req.headers.authorization;
@@ -228,6 +228,8 @@ export function bearer(verifier: TokenVerifier): RequestHandler {
     if (!m) return next(unauthorised("The Authorization header must be 'Bearer <access token>'."));
     verifier.verify(m[1]).then((p) => {
       res.locals.principal = p;
+      // The disclosure log records answers under this tenant (OneRoster paths have no :tenant).
+      res.locals.tenantId = p.tenantId;
       next();
     }, next);
   };

@@ -15,6 +15,11 @@ export type FieldKind = 'string' | 'date' | 'datetime' | 'number' | 'boolean' | 
 export interface Sql {
   sql: string;
   bindings: unknown[];
+  /**
+   * The same condition over a projection row `u` (e.g. `oneroster_users`, projection.ts) instead of `records r`;
+   * absent when it cannot be written there (the query then runs over the records).
+   */
+  proj?: Sql;
 }
 
 export type Op = '=' | '!=' | '>' | '>=' | '<' | '<=' | '~';
@@ -31,6 +36,8 @@ export interface FieldSpec {
   ops?: readonly Op[];
   /** Not usable in `sort` (lists, custom predicates). */
   unsortable?: boolean;
+  /** The same field over a projection row `u` (projection.ts); absent when the projection does not have it. */
+  proj?: FieldSpec;
 }
 
 /** `json_extract(r.data, '$.f')` / `(r.data::jsonb ->> 'f')`. `name` must be a plain identifier from model.ts. */
@@ -53,19 +60,24 @@ export const jsonField = (name: string, kind: Exclude<FieldKind, 'list' | 'custo
 
 export const listField = (name: string): FieldSpec => ({ kind: 'list', listPath: name, unsortable: true });
 
-export const column = (col: 'id' | 'updated_at', kind: 'string' | 'datetime'): FieldSpec => ({ kind, expr: () => `r.${col}` });
+/** A column of `records` (the projection rows have it under the same name). */
+export const column = (col: 'id' | 'updated_at', kind: 'string' | 'datetime'): FieldSpec => ({ kind, expr: () => `r.${col}`, proj: { kind, expr: () => `u.${col}` } });
 
-/** `status`: active unless the unified record is deleted. */
-export const statusField: FieldSpec = {
-  kind: 'custom',
-  ops: ['=', '!='],
-  predicate: (_d, op, value) => {
-    if (value !== 'active' && value !== 'tobedeleted') return { sql: '1 = 0', bindings: [] };
-    const active = (op === '=') === (value === 'active');
-    return { sql: active ? 'r.deleted_at is null' : 'r.deleted_at is not null', bindings: [] };
-  },
-  expr: () => `(case when r.deleted_at is null then 'active' else 'tobedeleted' end)`,
-};
+/** `status`: active unless the record is deleted (`alias.deleted_at`; projection rows have the column too). */
+function statusOf(alias: 'r' | 'u'): FieldSpec {
+  return {
+    kind: 'custom',
+    ops: ['=', '!='],
+    predicate: (_d, op, value) => {
+      if (value !== 'active' && value !== 'tobedeleted') return { sql: '1 = 0', bindings: [] };
+      const active = (op === '=') === (value === 'active');
+      return { sql: active ? `${alias}.deleted_at is null` : `${alias}.deleted_at is not null`, bindings: [] };
+    },
+    expr: () => `(case when ${alias}.deleted_at is null then 'active' else 'tobedeleted' end)`,
+  };
+}
+
+export const statusField: FieldSpec = { ...statusOf('r'), proj: statusOf('u') };
 
 /** SQL that is true when the JSON array at `path` has an element matching `cmp` (`v` is the element). */
 export function listHas(d: Dialect, path: string, cmp: (v: string) => string, alias = 'r'): string {
@@ -79,4 +91,25 @@ export function listHas(d: Dialect, path: string, cmp: (v: string) => string, al
 export function containsSql(d: Dialect, expr: string, value: string): Sql {
   const pattern = `%${value.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
   return d === 'pg' ? { sql: `${expr} ilike ? escape '\\'`, bindings: [pattern] } : { sql: `${expr} like ? escape '\\'`, bindings: [pattern] };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Sets of strings in one text column (the role sets of oneroster_users): SEP + esc(v1) + SEP + esc(v2) + ... + SEP,
+// an empty set is SEP alone. esc() removes every SEP from a value (and NUL, which PostgreSQL text cannot hold) with
+// prefix-free escapes, so it is injective and an encoded value never contains SEP: `SEP esc(v) SEP` then occurs in
+// the text exactly when v is a member, whatever the values hold.
+
+const SEP = '\u001f';
+
+const esc = (v: string) => v.replace(/[\\\u001f\u0000]/g, (c) => (c === '\\' ? '\\\\' : c === SEP ? '\\u' : '\\0'));
+
+/** The text of a set of strings (duplicates removed, in first-seen order). */
+export function setText(values: Iterable<string>): string {
+  const u = [...new Set(values)];
+  return u.length ? `${SEP}${u.map(esc).join(SEP)}${SEP}` : SEP;
+}
+
+/** True when the set column `col` holds `value` (a bound string: never parsed as a pattern). */
+export function setHas(d: Dialect, col: string, value: string): Sql {
+  return { sql: d === 'pg' ? `strpos(${col}, ?) > 0` : `instr(${col}, ?) > 0`, bindings: [`${SEP}${esc(value)}${SEP}`] };
 }

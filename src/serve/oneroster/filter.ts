@@ -204,14 +204,27 @@ export function compileFilter(d: Dialect, ast: FilterAst, fields: Readonly<Recor
   return { sql: ors.length === 1 ? ors[0] : ors.map((s) => `(${s})`).join(' or '), bindings };
 }
 
-/** Parses and compiles; syntax errors become invalid_filter_field. */
-export function filterSql(d: Dialect, text: string, fields: Readonly<Record<string, FieldSpec>>): Sql {
-  let ast: FilterAst;
+/** Parses; syntax errors become invalid_filter_field. */
+export function parseFilterText(text: string): FilterAst {
   try {
-    ast = parseFilter(text);
+    return parseFilter(text);
   } catch (e) {
     if (e instanceof FilterSyntaxError) throw invalidFilter(e.message);
     throw e;
   }
-  return compileFilter(d, ast, fields);
+}
+
+/** Parses and compiles; syntax errors become invalid_filter_field. */
+export function filterSql(d: Dialect, text: string, fields: Readonly<Record<string, FieldSpec>>): Sql {
+  return compileFilter(d, parseFilterText(text), fields);
+}
+
+/**
+ * The fields of a resource that have a projection form (`proj`), as specs over the projection row `u`. A filter
+ * whose every field is in here can run over the projection.
+ */
+export function projectedFields(fields: Readonly<Record<string, FieldSpec>>): Record<string, FieldSpec> {
+  const out: Record<string, FieldSpec> = {};
+  for (const [k, s] of Object.entries(fields)) if (s.proj) out[k] = { ...s.proj, unsortable: s.unsortable || s.proj.unsortable };
+  return out;
 }

@@ -7,7 +7,8 @@
  * (1.2), references are GUIDRefs `{href, sourcedId, type}` with an absolute href.
  */
 import type { Db, Dialect } from '../../store/db';
-import { bare, column, jsonField, jsonText, listField, statusField, type FieldSpec, type Op, type Sql } from './fields';
+import { selectRows } from '../../store/fast-read';
+import { bare, column, jsonField, jsonText, listField, setHas, statusField, type FieldKind, type FieldSpec, type Op, type Sql } from './fields';
 
 export interface RecordRow {
   id: string;
@@ -44,6 +45,11 @@ export interface ResourceType {
   idExpr?: (d: Dialect) => string;
   /** Data categories of the disclosure log when this type is returned, and whose persons are in a row. */
   disclosure?: { categories: string[]; persons: (data: Json, id: string) => string[] };
+  /**
+   * Answered from a read-side projection (projection.ts) when the query allows: `users` has `oneroster_users`. The
+   * fields and conditions that have a `proj` form are the ones such a query can use.
+   */
+  projection?: 'users';
   /** Loads what a page's mapping needs from other records (roles of users, children of orgs...). */
   prepare?: (rows: Array<{ id: string; data: Json }>, ctx: MapContext) => Promise<unknown>;
   map: (row: { id: string; data: Json; updatedAt: string; deleted: boolean }, ctx: MapContext, prepared: unknown) => Json;
@@ -91,11 +97,12 @@ export async function recordsByField(ctx: MapContext, type: string, field: strin
   const d = ctx.db.dialect;
   for (let i = 0; i < values.length; i += 500) {
     const part = values.slice(i, i + 500);
-    const rows = (await ctx.db.knex.raw(
+    const rows = await selectRows<{ id: string; data: string }>(
+      ctx.db,
       `select r.id, r.data from records r where r.tenant_id = ? and r.entity_type = ? and ${jsonText(d, field)} in (${part.map(() => '?').join(',')}) and r.deleted_at is null`,
       [ctx.tenantId, type, ...part],
-    )) as unknown;
-    for (const r of rowsOf(rows)) out.push({ id: r.id as string, data: JSON.parse(r.data as string) as Json });
+    );
+    for (const r of rows) out.push({ id: r.id, data: JSON.parse(r.data) as Json });
   }
   return out;
 }
@@ -105,7 +112,7 @@ export async function recordsById(ctx: MapContext, type: string, ids: string[]):
   const uniq = [...new Set(ids)];
   for (let i = 0; i < uniq.length; i += 500) {
     const part = uniq.slice(i, i + 500);
-    const rows = (await ctx.db.knex('records').where({ tenant_id: ctx.tenantId, entity_type: type }).whereIn('id', part).select('id', 'data')) as Array<{ id: string; data: string }>;
+    const rows = await selectRows<{ id: string; data: string }>(ctx.db, `select id, data from records where tenant_id = ? and entity_type = ? and id in (${part.map(() => '?').join(',')})`, [ctx.tenantId, type, ...part]);
     for (const r of rows) out.set(r.id, JSON.parse(r.data) as Json);
   }
   return out;
@@ -143,8 +150,15 @@ export function hasRoleSql(d: Dialect, role: string, orgId?: string): Sql {
     viaPrimary += ` and ${jsonText(d, 'primaryOrgId')} = ?`;
     bindings.push(orgId, role, orgId);
   } else bindings.push(role);
-  return { sql: `(${roleExists(d, viaRecord)} or (${viaPrimary}))`, bindings };
+  const proj = orgId === undefined ? setHas(d, 'u.roles', role) : setHas(d, 'u.role_at_org', roleAtOrg(role, orgId));
+  return { sql: `(${roleExists(d, viaRecord)} or (${viaPrimary}))`, bindings, proj };
 }
+
+/** An element of `oneroster_users.role_at_org`: a role held at an org. */
+export const roleAtOrg = (role: string, orgId: string) => JSON.stringify([role, orgId]);
+
+/** The `oneroster_users` set column each role field tests (projection.ts fills them). */
+const ROLE_SET_COLUMN = { role: 'u.roles', roleType: 'u.role_types', orgId: 'u.role_orgs' } as const;
 
 const roleField = (recordField: 'role' | 'roleType' | 'orgId', withPrimary: boolean): FieldSpec => ({
   kind: 'custom',
@@ -152,11 +166,45 @@ const roleField = (recordField: 'role' | 'roleType' | 'orgId', withPrimary: bool
   unsortable: true,
   predicate: (d: Dialect, op: Op, value: string): Sql => {
     const has = withPrimary
-      ? { sql: `(${roleExists(d, `${jsonText(d, recordField, 'x')} = ?`)} or ${jsonText(d, 'primaryRole')} = ?)`, bindings: [value, value] }
+      // `is not null`: without a primary role the comparison is false, not NULL (else `role!='x'` loses those users).
+      ? { sql: `(${roleExists(d, `${jsonText(d, recordField, 'x')} = ?`)} or (${jsonText(d, 'primaryRole')} is not null and ${jsonText(d, 'primaryRole')} = ?))`, bindings: [value, value] }
       : { sql: roleExists(d, `${jsonText(d, recordField, 'x')} = ?`), bindings: [value] };
     return op === '=' ? has : { sql: `not ${has.sql}`, bindings: has.bindings };
   },
+  // The projection's set holds the values of the live role records (+ the primary role for `role`), the same test.
+  proj: {
+    kind: 'custom',
+    ops: ['=', '!='],
+    unsortable: true,
+    predicate: (d: Dialect, op: Op, value: string): Sql => {
+      const has = setHas(d, ROLE_SET_COLUMN[recordField], value);
+      return op === '=' ? has : { sql: `not ${has.sql}`, bindings: has.bindings };
+    },
+  },
 });
+
+/** The scalar user fields `oneroster_users` keeps as columns (migration 013): unified JSON field -> column. */
+export const USER_COLUMNS = {
+  username: 'username', enabledUser: 'enabled_user', givenName: 'given_name', familyName: 'family_name', middleName: 'middle_name',
+  preferredGivenName: 'preferred_given_name', preferredMiddleName: 'preferred_middle_name', preferredFamilyName: 'preferred_family_name',
+  pronouns: 'pronouns', primaryOrgId: 'primary_org_id', email: 'email', sms: 'sms', phone: 'phone',
+} as const;
+
+/** A JSON field of the user that the projection has as a column (extracted with the same expression). */
+const userField = (name: keyof typeof USER_COLUMNS, kind: Exclude<FieldKind, 'list' | 'custom' | 'number'> = 'string'): FieldSpec => ({
+  ...jsonField(name, kind),
+  proj: { kind, expr: () => `u.${USER_COLUMNS[name]}` },
+});
+
+/** Groups live role records by person, each person's in role-record id order (a stable order on both databases). */
+export function rolesByPerson(roles: Array<{ id: string; data: Json }>): Map<string, Json[]> {
+  const byPerson = new Map<string, Json[]>();
+  for (const r of [...roles].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))) {
+    const pid = r.data.personId as string;
+    (byPerson.get(pid) ?? byPerson.set(pid, []).get(pid)!).push(r.data);
+  }
+  return byPerson;
+}
 
 /** An identifier of the person (`identifiers[]` items `{system, value}`), by system; `system` undefined = any. */
 const identifierField = (system: string | undefined, part: 'value' | 'system' = 'value'): FieldSpec => ({
@@ -183,39 +231,34 @@ const user: ResourceType = {
   fields: {
     ...COMMON,
     userMasterIdentifier: identifierField('userMasterIdentifier'),
-    username: jsonField('username'),
+    username: userField('username'),
     'userIds.identifier': identifierField(undefined),
     'userIds.type': identifierField(undefined, 'system'),
-    enabledUser: jsonField('enabledUser', 'boolean'),
-    givenName: jsonField('givenName'),
-    familyName: jsonField('familyName'),
-    middleName: jsonField('middleName'),
-    preferredFirstName: jsonField('preferredGivenName'),
-    preferredMiddleName: jsonField('preferredMiddleName'),
-    preferredLastName: jsonField('preferredFamilyName'),
-    pronouns: jsonField('pronouns'),
+    enabledUser: userField('enabledUser', 'boolean'),
+    givenName: userField('givenName'),
+    familyName: userField('familyName'),
+    middleName: userField('middleName'),
+    preferredFirstName: userField('preferredGivenName'),
+    preferredMiddleName: userField('preferredMiddleName'),
+    preferredLastName: userField('preferredFamilyName'),
+    pronouns: userField('pronouns'),
     role: roleField('role', true),
     'roles.role': roleField('role', true),
     'roles.roleType': roleField('roleType', false),
     'roles.org.sourcedId': roleField('orgId', false),
-    'primaryOrg.sourcedId': jsonField('primaryOrgId'),
+    'primaryOrg.sourcedId': userField('primaryOrgId'),
     identifier: identifierField('identifier'),
-    email: jsonField('email'),
-    sms: jsonField('sms'),
-    phone: jsonField('phone'),
+    email: userField('email'),
+    sms: userField('sms'),
+    phone: userField('phone'),
     grades: listField('grades'),
   },
   selectable: ['sourcedId', 'status', 'dateLastModified', 'metadata', 'userMasterIdentifier', 'username', 'userIds', 'enabledUser', 'givenName', 'familyName', 'middleName',
     'preferredFirstName', 'preferredMiddleName', 'preferredLastName', 'pronouns', 'roles', 'userProfiles', 'primaryOrg', 'identifier', 'email', 'sms', 'phone', 'agents', 'grades', 'password', 'resources'],
   disclosure: { categories: ['identity', 'contact'], persons: (_d, id) => [id] },
+  projection: 'users',
   async prepare(rows, ctx) {
-    const roles = await recordsByField(ctx, 'role', 'personId', rows.map((r) => r.id));
-    const byPerson = new Map<string, Json[]>();
-    for (const r of roles) {
-      const pid = r.data.personId as string;
-      (byPerson.get(pid) ?? byPerson.set(pid, []).get(pid)!).push(r.data);
-    }
-    return byPerson;
+    return rolesByPerson(await recordsByField(ctx, 'role', 'personId', rows.map((r) => r.id)));
   },
   map(row, ctx, prepared) {
     const d = row.data;
@@ -262,11 +305,12 @@ async function childrenOf(rows: Array<{ id: string }>, ctx: MapContext, type: st
   const ids = rows.map((r) => r.id);
   for (let i = 0; i < ids.length; i += 500) {
     const part = ids.slice(i, i + 500);
-    const raw = await ctx.db.knex.raw(
+    const rows = await selectRows(
+      ctx.db,
       `select r.id, ${jsonText(ctx.db.dialect, 'parentId')} as parent from records r where r.tenant_id = ? and r.entity_type = ? and r.deleted_at is null and ${jsonText(ctx.db.dialect, 'parentId')} in (${part.map(() => '?').join(',')}) order by r.id`,
       [ctx.tenantId, type, ...part],
     );
-    for (const r of rowsOf(raw)) (out.get(r.parent as string) ?? out.set(r.parent as string, []).get(r.parent as string)!).push(r.id as string);
+    for (const r of rows) (out.get(r.parent as string) ?? out.set(r.parent as string, []).get(r.parent as string)!).push(r.id as string);
   }
   return out;
 }

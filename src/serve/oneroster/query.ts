@@ -9,10 +9,12 @@
  */
 import type { Request, Response } from 'express';
 import type { Db } from '../../store/db';
+import { selectRows } from '../../store/fast-read';
 import { invalidData, invalidSelection, unknownObject } from './errors';
-import { filterSql } from './filter';
-import type { Sql } from './fields';
-import { rowsOf, type Json, type MapContext, type RecordRow, type ResourceType } from './model';
+import { compileFilter, parseFilterText, projectedFields, type FilterAst } from './filter';
+import type { FieldSpec, Sql } from './fields';
+import { type Json, type MapContext, type RecordRow, type ResourceType } from './model';
+import { assemble, withBase, type UserProjection } from './projection';
 
 export const DEFAULT_LIMIT = 100;
 export const MAX_LIMIT = 1000;
@@ -61,7 +63,7 @@ export function project(obj: Json, fields: string[] | undefined): Json {
 
 /** The tenant's change sequence: every write bumps it, so anything computed at one value is valid while it holds. */
 export async function tenantSeq(db: Db, tenantId: string): Promise<number> {
-  const row = (await db.knex('tenant_sequences').where({ tenant_id: tenantId }).first('last_seq')) as { last_seq: number | string } | undefined;
+  const [row] = await selectRows<{ last_seq: number | string }>(db, 'select last_seq from tenant_sequences where tenant_id = ?', [tenantId]);
   return Number(row?.last_seq ?? 0);
 }
 
@@ -71,8 +73,8 @@ export class CountCache {
     const key = `${tenantId}\u0000${sql}\u0000${JSON.stringify(bindings)}`;
     const hit = this.entries.get(key);
     if (hit && hit.seq === seq) return hit.count;
-    const raw = await db.knex.raw(sql, bindings as never[]);
-    const count = Number(rowsOf(raw)[0]?.n ?? 0);
+    const [row] = await selectRows<{ n: number | string }>(db, sql, bindings);
+    const count = Number(row?.n ?? 0);
     if (this.entries.size >= COUNT_CACHE_MAX) this.entries.delete(this.entries.keys().next().value as string);
     this.entries.set(key, { seq, count });
     return count;
@@ -86,6 +88,8 @@ export interface EngineContext {
   base: string;
   /** The tenant's change sequence read at the start of the request. */
   seq: number;
+  /** The users projection (absent: every list runs over the records). */
+  projection?: UserProjection;
 }
 
 /**
@@ -166,7 +170,9 @@ function linkHeader(req: Request, limit: number, offset: number, total: number):
 
 /**
  * Answers a collection request: `{ <collection>: [...] }` with paging headers. `conds` narrow the records (the view:
- * schools, students, a parent's children...).
+ * schools, students, a parent's children...). Users are answered from the projection (projection.ts) when it is up
+ * to date and the filter, the sort and the view all have a projection form; otherwise, and for every other type,
+ * from the records.
  */
 export async function listCollection(ctx: EngineContext, req: Request, res: Response, type: ResourceType, conds: Sql[]): Promise<{ persons: string[] }> {
   checkParams(req, LIST_PARAMS);
@@ -178,8 +184,9 @@ export async function listCollection(ctx: EngineContext, req: Request, res: Resp
   const bindings: unknown[] = [ctx.tenantId];
   // The filter's plain comparisons before the view's conditions (often subqueries): SQLite evaluates in order.
   const filter = param(req, 'filter');
-  if (filter !== undefined && filter !== '') {
-    const f = filterSql(d, filter, type.fields);
+  const ast = filter !== undefined && filter !== '' ? parseFilterText(filter) : undefined;
+  if (ast) {
+    const f = compileFilter(d, ast, type.fields);
     where.push(`(${f.sql})`);
     bindings.push(...f.bindings);
   }
@@ -192,21 +199,108 @@ export async function listCollection(ctx: EngineContext, req: Request, res: Resp
   if (orderBy !== undefined && orderBy !== 'asc' && orderBy !== 'desc') throw invalidData("orderBy: must be 'asc' or 'desc'");
   const dir = orderBy === 'desc' ? 'desc' : 'asc';
   let order = `r.id ${dir}`;
+  let sortSpec: FieldSpec | undefined;
   if (sort !== undefined && sort !== '') {
-    const spec = Object.prototype.hasOwnProperty.call(type.fields, sort) ? type.fields[sort] : undefined;
-    if (!spec || spec.unsortable || !spec.expr || spec.kind === 'list') {
+    sortSpec = Object.prototype.hasOwnProperty.call(type.fields, sort) ? type.fields[sort] : undefined;
+    if (!sortSpec || sortSpec.unsortable || !sortSpec.expr || sortSpec.kind === 'list') {
       throw invalidSelection(`sort: '${sort.slice(0, 60)}' is not a field this collection can be sorted on (known: ${Object.entries(type.fields).filter(([, s]) => !s.unsortable && s.expr && s.kind !== 'list').map(([k]) => k).join(', ')})`);
     }
-    order = `${spec.expr(d)} ${dir} nulls last, r.id asc`;
+    order = `${sortSpec.expr(d)} ${dir} nulls last, r.id asc`;
   } else if (type.idExpr) order = `${type.idExpr(d)} ${dir}, r.id asc`;
+  const page: Page = { limit, offset, fields, dir };
+  if (type.projection && ctx.projection && projectable(type, ast, conds, sortSpec) && (await ctx.projection.ready(ctx.tenantId, ctx.seq))) {
+    return listProjected(ctx, req, res, type, ast, conds, sortSpec, page);
+  }
   const whereSql = where.join(' and ');
   const total = await ctx.counts.count(ctx.db, ctx.tenantId, `select count(*) as n from records r where ${whereSql}`, bindings, ctx.seq);
-  const rows = rowsOf(await ctx.db.knex.raw(`select r.id, r.data, r.updated_at, r.deleted_at from records r where ${whereSql} order by ${order} limit ? offset ?`, [...bindings, limit, offset] as never[])) as unknown as RecordRow[];
+  const rows = await selectRows<RecordRow>(ctx.db, `select r.id, r.data, r.updated_at, r.deleted_at from records r where ${whereSql} order by ${order} limit ? offset ?`, [...bindings, limit, offset]);
   const { items, persons } = await mapRows(ctx, type, rows);
   res.set('X-Total-Count', String(total));
   res.set('Link', linkHeader(req, limit, offset, total));
   res.locals.orBody = { [type.collection]: items.map((i) => project(i, fields)) };
   return { persons };
+}
+
+interface Page {
+  limit: number;
+  offset: number;
+  fields: string[] | undefined;
+  dir: 'asc' | 'desc';
+}
+
+const projectedFieldsOf = new WeakMap<ResourceType, Record<string, FieldSpec>>();
+function projFields(type: ResourceType): Record<string, FieldSpec> {
+  let f = projectedFieldsOf.get(type);
+  if (!f) projectedFieldsOf.set(type, (f = projectedFields(type.fields)));
+  return f;
+}
+
+/** Every filter field, the sort field and every view condition have a projection form. */
+function projectable(type: ResourceType, ast: FilterAst | undefined, conds: Sql[], sortSpec: FieldSpec | undefined): boolean {
+  const pf = projFields(type);
+  if (ast && !ast.or.every((and) => and.every((p) => Object.prototype.hasOwnProperty.call(pf, p.field)))) return false;
+  if (sortSpec && !sortSpec.proj?.expr) return false;
+  return conds.every((c) => c.proj !== undefined);
+}
+
+/**
+ * The projected list: the page's ids from the narrow rows, then their pre-serialized objects, joined into the answer
+ * bytes (`res.locals.orBytes`). Rows without an object (records the mark cannot be used for) are mapped as usual.
+ */
+async function listProjected(ctx: EngineContext, req: Request, res: Response, type: ResourceType, ast: FilterAst | undefined, conds: Sql[], sortSpec: FieldSpec | undefined, page: Page): Promise<{ persons: string[] }> {
+  const d = ctx.db.dialect;
+  const where: string[] = ['u.tenant_id = ?'];
+  const bindings: unknown[] = [ctx.tenantId];
+  if (ast) {
+    const f = compileFilter(d, ast, projFields(type));
+    where.push(`(${f.sql})`);
+    bindings.push(...f.bindings);
+  }
+  for (const c of conds) {
+    where.push(`(${c.proj!.sql})`);
+    bindings.push(...c.proj!.bindings);
+  }
+  const key = sortSpec ? sortSpec.proj!.expr!(d) : undefined;
+  const whereSql = where.join(' and ');
+  const total = await ctx.counts.count(ctx.db, ctx.tenantId, `select count(*) as n from oneroster_users u where ${whereSql}`, bindings, ctx.seq);
+  // The page's ids from the narrow rows, then their objects by key. (One statement joining both would need an
+  // ORDER BY over the joined rows: SQLite then copies every object into a temporary B-tree to sort them.)
+  const ids = (await selectRows<{ id: string }>(
+    ctx.db,
+    key
+      ? `select u.id from oneroster_users u where ${whereSql} order by ${key} ${page.dir} nulls last, u.id asc limit ? offset ?`
+      : `select u.id from oneroster_users u where ${whereSql} order by u.id ${page.dir} limit ? offset ?`,
+    [...bindings, page.limit, page.offset],
+  )).map((r) => r.id);
+  const byId = new Map<string, Buffer | string | null>();
+  if (ids.length) {
+    const got = await selectRows<{ id: string; json: Buffer | string | null }>(ctx.db, `select id, json from oneroster_user_json where tenant_id = ? and id in (${ids.map(() => '?').join(',')})`, [ctx.tenantId, ...ids]);
+    for (const r of got) byId.set(r.id, r.json);
+  }
+  const rows = ids.map((id) => ({ id, json: byId.get(id) ?? null }));
+  // Objects (UTF-8) with the mark in place of the origin, which goes in as the page is assembled.
+  const parts = rows.map((r) => (r.json === null || r.json === undefined ? undefined : Buffer.isBuffer(r.json) ? r.json : Buffer.from(r.json, 'utf8')));
+  const unmapped = ids.filter((_id, i) => parts[i] === undefined);
+  let mapped: Map<string, Json> | undefined;
+  if (unmapped.length) {
+    const recs = await selectRows<RecordRow>(ctx.db, `select r.id, r.data, r.updated_at, r.deleted_at from records r where r.tenant_id = ? and r.entity_type = ? and r.id in (${unmapped.map(() => '?').join(',')})`, [ctx.tenantId, type.entity, ...unmapped]);
+    const { items } = await mapRows(ctx, type, recs);
+    mapped = new Map(items.map((it) => [it.sourcedId as string, it]));
+  }
+  const listed = ids.filter((id, i) => parts[i] !== undefined || mapped?.has(id));
+  const head = `{${JSON.stringify(type.collection)}:[`;
+  res.set('X-Total-Count', String(total));
+  res.set('Link', linkHeader(req, page.limit, page.offset, total));
+  if (!mapped && !page.fields) res.locals.orBytes = assemble(head, parts as Buffer[], ']}', ctx.base);
+  else {
+    const items: Json[] = [];
+    ids.forEach((id, i) => {
+      const o = parts[i] !== undefined ? (JSON.parse(withBase(parts[i]!.toString('utf8'), ctx.base)) as Json) : mapped?.get(id);
+      if (o !== undefined) items.push(project(o, page.fields));
+    });
+    res.locals.orBody = { [type.collection]: items };
+  }
+  return { persons: type.disclosure ? listed : [] };
 }
 
 /** Answers a single-object request `{ <single>: {...} }`, 404 unknownobject when no record matches. */
@@ -216,7 +310,7 @@ export async function getSingle(ctx: EngineContext, req: Request, res: Response,
   const idExpr = type.idExpr ? type.idExpr(ctx.db.dialect) : 'r.id';
   const where = ['r.tenant_id = ?', `r.entity_type = '${type.entity}'`, `${idExpr} = ?`, ...conds.map((c) => `(${c.sql})`)];
   const bindings = [ctx.tenantId, id, ...conds.flatMap((c) => c.bindings)];
-  const rows = rowsOf(await ctx.db.knex.raw(`select r.id, r.data, r.updated_at, r.deleted_at from records r where ${where.join(' and ')} order by r.deleted_at is not null, r.updated_at desc limit 1`, bindings as never[])) as unknown as RecordRow[];
+  const rows = await selectRows<RecordRow>(ctx.db, `select r.id, r.data, r.updated_at, r.deleted_at from records r where ${where.join(' and ')} order by r.deleted_at is not null, r.updated_at desc limit 1`, bindings);
   if (!rows.length) throw unknownObject(`No ${type.single} with sourcedId '${id.slice(0, 100)}'.`);
   const { items, persons } = await mapRows(ctx, type, rows);
   res.locals.orBody = { [type.single]: project(items[0], fields) };

@@ -11,6 +11,7 @@ import * as m009 from './009_lti';
 import * as m010 from './010_sqlite_rowid';
 import * as m011 from './011_exports';
 import * as m012 from './012_dedupe';
+import * as m013 from './013_oneroster_users';
 import * as m015 from './015_partial_json_indexes';
 
 interface Migration {
@@ -32,6 +33,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '010_sqlite_rowid': m010,
   '011_exports': m011,
   '012_dedupe': m012,
+  '013_oneroster_users': m013,
   '015_partial_json_indexes': m015,
 };
 
