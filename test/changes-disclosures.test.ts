@@ -194,6 +194,21 @@ describeEachDb('change feed and disclosure log', (t) => {
     expect(JSON.parse(feed.categories)).not.toContain('demographics');
   });
 
+  it('writes queued disclosures before the store closes (a shutdown loses none)', async () => {
+    const p0 = await pid('p0');
+    for (let i = 0; i < 3; i++) expect((await get(`/tenants/t1/learners/${p0}`, KEY.reader)).status).toBe(200);
+    // No settle: the batch still waits for its timer. The first close hook registered here runs after the
+    // recorder's (hooks run in order), so it sees what closing the store wrote.
+    let written = -1;
+    db.onClose!(async () => {
+      written = Number(((await db.knex('disclosures').count({ n: '*' })) as { n: number | string }[])[0].n);
+    });
+    await db.close();
+    expect(written).toBe(3);
+    db = await t.open(); // for afterEach
+    app = buildApp({ db, config: cfg, env: {}, log: pino({ level: 'silent' }) });
+  });
+
   it('answers who received data about a child (API with audit.read, filters), and never fails a response when it cannot write', async () => {
     const [p0, p1] = [await pid('p0'), await pid('p1')];
     await get(`/tenants/t1/learners/${p0}`, KEY.reader);

@@ -163,6 +163,8 @@ export function disclosureRecorder(db: Db, log: Logger): DisclosureRecorder {
     flush();
     while (pending.size) await Promise.allSettled([...pending]);
   };
+  // Closing the store writes what is queued first: a disclosure must not be lost to a shutdown.
+  db.onClose?.(mw.settle);
   return mw;
 }
 

@@ -32,7 +32,13 @@ export interface Db {
   dialect: Dialect;
   /** Where it points, with any password removed: safe to print. */
   description: string;
+  /** Runs the close hooks (pending writes finish first), then closes the pool. */
   close(): Promise<void>;
+  /**
+   * Work that must finish before the pool closes: writes queued after a response (the disclosure log) would
+   * otherwise be lost at shutdown. Returns a function that removes the hook.
+   */
+  onClose?(hook: () => Promise<void>): () => void;
 }
 
 /** The SQLite page cache in KiB: HUB_SQLITE_CACHE_MB (2..4096), else 16 MB. */
@@ -113,7 +119,18 @@ export async function openDb(opts: OpenOptions): Promise<Db> {
     await knex.destroy().catch(() => undefined);
     throw new HubError('database_unavailable', `Cannot connect to the database at ${description}: ${(e as Error).message}`, [], { cause: e });
   }
-  return { knex, dialect, description, close: () => knex.destroy() };
+  const hooks = new Set<() => Promise<void>>();
+  return {
+    knex, dialect, description,
+    onClose: (hook) => {
+      hooks.add(hook);
+      return () => hooks.delete(hook);
+    },
+    close: async () => {
+      for (const hook of [...hooks]) await hook().catch(() => undefined);
+      await knex.destroy();
+    },
+  };
 }
 
 export async function migrate(db: Db): Promise<string[]> {
