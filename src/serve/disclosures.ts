@@ -17,6 +17,7 @@ import { randomBytes } from 'node:crypto';
 import type { RequestHandler, Router } from 'express';
 import type { Knex } from 'knex';
 import type { Db } from '../store/db';
+import { insertRows, type ColumnTypes } from '../store/bulk';
 import type { Logger } from '../core/logger';
 import { nowIso } from '../normalize/canonical';
 import { parseSince } from '../caliper/api';
@@ -43,8 +44,10 @@ export interface DisclosureRow extends Disclosure {
   requestId?: string | null;
 }
 
-/** Rows per multi-row insert (SQLite's bound-variable limit; knex caps SQLite inserts at 500 rows). */
-const CHUNK = 100;
+const DISCLOSURE_COLUMNS: ColumnTypes = {
+  id: 'text', tenant_id: 'text', at: 'text', recipient: 'text', channel: 'text', route: 'text', request_id: 'text', categories: 'text', person_count: 'int',
+};
+const PERSON_COLUMNS: ColumnTypes = { tenant_id: 'text', person_id: 'text', disclosure_id: 'text' };
 
 let lastMs = 0;
 let counter = 0;
@@ -63,8 +66,8 @@ export function newDisclosureId(now = Date.now()): string {
 }
 
 /**
- * Writes disclosures (one row each, their person ids batched: two multi-row inserts for any number of rows) in the
- * given transaction or a new one. Used by the middleware (one at a time) and by the webhook dispatcher (a batch).
+ * Writes disclosures (one row each, their person ids batched: two bulk inserts, src/store/bulk.ts) in the given
+ * transaction or a new one. Used by the middleware (one at a time) and by the webhook dispatcher (a batch).
  */
 export async function recordDisclosures(db: Db, rows: DisclosureRow[], trx?: Knex.Transaction): Promise<void> {
   if (!rows.length) return;
@@ -81,8 +84,8 @@ export async function recordDisclosures(db: Db, rows: DisclosureRow[], trx?: Kne
     for (const p of ids) persons.push({ tenant_id: r.tenantId, person_id: p, disclosure_id: id });
   }
   const write = async (k: Knex.Transaction) => {
-    for (let i = 0; i < main.length; i += CHUNK) await k('disclosures').insert(main.slice(i, i + CHUNK));
-    for (let i = 0; i < persons.length; i += CHUNK * 3) await k('disclosure_persons').insert(persons.slice(i, i + CHUNK * 3));
+    await insertRows(k, db.dialect, 'disclosures', DISCLOSURE_COLUMNS, main);
+    await insertRows(k, db.dialect, 'disclosure_persons', PERSON_COLUMNS, persons);
   };
   if (trx) await write(trx);
   else await db.knex.transaction(write);
