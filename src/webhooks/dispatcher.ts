@@ -46,7 +46,10 @@ export interface DispatcherOptions {
   /** Deliveries claimed at once (default 200) and sent in parallel (default 32). */
   batchSize?: number;
   concurrency?: number;
-  /** A claimed delivery not finished within this is taken over by another process (default 60 s; > the timeout). */
+  /**
+   * A claimed delivery not finished within this is taken over by another process (default 60 s; a claim's lease is
+   * at least twice the longest timeout). A delivery is only sent while its lease outlasts its timeout.
+   */
   leaseMs?: number;
   /** Overrides of every tenant's retry policy and timeout (tests, benchmarks). */
   overrides?: PolicyOverrides;
@@ -318,7 +321,7 @@ export class WebhookDispatcher {
    * returns them (on PostgreSQL the candidates are picked with SKIP LOCKED, so two dispatchers claiming at once
    * split the due rows instead of waiting on each other's row locks).
    */
-  async claim(limit = this.batchSize, leaseMs = this.leaseMs): Promise<{ token: string; leaseUntil: number; rows: DeliveryRow[] }> {
+  async claim(limit = this.batchSize, leaseMs = this.claimLeaseMs()): Promise<{ token: string; leaseUntil: number; rows: DeliveryRow[] }> {
     const now = this.iso();
     const token = randomUUID();
     const leaseUntil = this.now() + leaseMs;
@@ -347,6 +350,14 @@ export class WebhookDispatcher {
     return { token, leaseUntil, rows };
   }
 
+  /**
+   * A claim's lease: `leaseMs`, and at least twice the longest delivery timeout of any tenant (timeouts go up to
+   * 60 s, the default lease), so that a claimed delivery can always be sent within its lease.
+   */
+  private claimLeaseMs(): number {
+    return Math.max(this.leaseMs, 2 * Math.max(0, ...this.config.config.tenants.map((t) => this.policy(t.id).timeoutMs)));
+  }
+
   /** Claims one batch, sends it, records the outcome. Returns how many deliveries it attempted. */
   async deliverBatch(): Promise<number> {
     return this.deliverDue(1);
@@ -358,7 +369,7 @@ export class WebhookDispatcher {
    * transaction per batch, one batch at a time, in claim order) as soon as its last delivery has an answer — while
    * the next ones are being sent. A delivery whose lease would run out before its timeout is not sent but released
    * (another process may take an expired lease over; it must never find the delivery still in flight here).
-   * Returns how many deliveries it attempted or released.
+   * Returns how many deliveries it attempted (not those it released).
    */
   async deliverDue(maxBatches = 10): Promise<number> {
     interface Batch { token: string; leaseUntil: number; subs: Map<string, SubscriptionRow>; results: Outcome[]; left: number }
@@ -405,7 +416,7 @@ export class WebhookDispatcher {
         const key = `${d.tenant_id}/${d.subscription_id}`;
         const r = await this.sendOne(d, stopped.has(key) ? undefined : b.subs.get(key), keys, b.leaseUntil);
         b.results.push({ d, r, at });
-        handled++;
+        if (!isReleased(r)) handled++;
         if (--b.left === 0) {
           recording = recording.then(async () => {
             for (const k of await this.record(b.token, b.results)) stopped.add(k);
