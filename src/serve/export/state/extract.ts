@@ -16,7 +16,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { ZipFile } from 'yazl';
-import type { Db } from '../../../store/db';
+import type { Db, Dialect } from '../../../store/db';
 import type { LoadedConfig, TenantConfig } from '../../../core/config';
 import { findTenant } from '../../../core/config';
 import { HubError } from '../../../core/errors';
@@ -136,8 +136,8 @@ interface Catalog {
   assessments: Map<string, RecordRow>;
 }
 
-async function loadCatalog(q: Snapshot, tenantId: string, schoolYear: string, needAssessments: boolean): Promise<Catalog> {
-  const sessions = new Map((await allOfType(q, tenantId, 'academicSession')).map((r) => [r.id, r]));
+async function loadCatalog(q: Snapshot, dialect: Dialect, tenantId: string, schoolYear: string, needAssessments: boolean): Promise<Catalog> {
+  const sessions = new Map((await allOfType(q, dialect, tenantId, 'academicSession')).map((r) => [r.id, r]));
   const yearSessions = [...sessions.values()].filter((s) => s.data.schoolYear === schoolYear);
   const window = yearSessions.length
     ? {
@@ -147,13 +147,13 @@ async function loadCatalog(q: Snapshot, tenantId: string, schoolYear: string, ne
     : { start: `${Number(schoolYear) - 1}-07-01`, end: `${schoolYear}-06-30` };
   const yearTerms = new Set(yearSessions.map((s) => s.id));
   const classes = new Map<string, RecordRow>();
-  for (const c of await allOfType(q, tenantId, 'class')) {
+  for (const c of await allOfType(q, dialect, tenantId, 'class')) {
     const terms = Array.isArray(c.data.termIds) ? (c.data.termIds as string[]) : [];
     if (terms.some((t) => yearTerms.has(t))) classes.set(c.id, c);
   }
-  const courses = new Map((await allOfType(q, tenantId, 'course')).map((r) => [r.id, r]));
-  const orgs = new Map((await allOfType(q, tenantId, 'org')).map((r) => [r.id, r]));
-  const assessments = needAssessments ? new Map((await allOfType(q, tenantId, 'assessment')).map((r) => [r.id, r])) : new Map<string, RecordRow>();
+  const courses = new Map((await allOfType(q, dialect, tenantId, 'course')).map((r) => [r.id, r]));
+  const orgs = new Map((await allOfType(q, dialect, tenantId, 'org')).map((r) => [r.id, r]));
+  const assessments = needAssessments ? new Map((await allOfType(q, dialect, tenantId, 'assessment')).map((r) => [r.id, r])) : new Map<string, RecordRow>();
   return { window, yearTerms, sessions, classes, courses, orgs, assessments };
 }
 
@@ -203,7 +203,7 @@ export async function runStateExport(deps: ExportDeps, req: ExportRequest): Prom
       const seqRow = (await q('tenant_sequences').where('tenant_id', tenant.id).first('last_seq')) as { last_seq: number | string } | undefined;
       const changeLogSeq = Number(seqRow?.last_seq ?? 0);
       const wants = new Set(profile.files);
-      const cat = await loadCatalog(q, tenant.id, req.schoolYear, wants.has('assessment_results'));
+      const cat = await loadCatalog(q, deps.db.dialect, tenant.id, req.schoolYear, wants.has('assessment_results'));
       const skipped: Manifest['skipped'] = [];
       const warnings: string[] = [];
       const masteryTable = wants.has('competency_mastery') ? await hasTable(q, 'mastery') : false;
@@ -241,7 +241,7 @@ export async function runStateExport(deps: ExportDeps, req: ExportRequest): Prom
       const writtenCategories = new Set<string>();
       let after = '';
       for (;;) {
-        const persons = await personPage(q, tenant.id, after, pageSize);
+        const persons = await personPage(q, deps.db.dialect, tenant.id, after, pageSize);
         if (!persons.length) break;
         after = persons[persons.length - 1].id;
         const out = await buildPage(ctx, persons, byId);
@@ -527,7 +527,7 @@ async function buildPage(ctx: PageContext, persons: RecordRow[], files: Map<stri
 
   if (wants('behaviour')) {
     const parts = await byPerson(q, db.dialect, t, 'behaviourParticipant', ids);
-    const incidents = await byIds(q, t, 'behaviourIncident', parts.map((p) => String(p.data.incidentId)));
+    const incidents = await byIds(q, db.dialect, t, 'behaviourIncident', parts.map((p) => String(p.data.incidentId)));
     parts.sort((a, b) => String(a.data.personId).localeCompare(String(b.data.personId)) || a.id.localeCompare(b.id));
     for (const p of parts) {
       const inc = incidents.get(String(p.data.incidentId));
