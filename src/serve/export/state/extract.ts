@@ -134,6 +134,8 @@ interface Catalog {
   courses: Map<string, RecordRow>;
   orgs: Map<string, RecordRow>;
   assessments: Map<string, RecordRow>;
+  /** Per class, the span of its terms in the year (computed on first use: one per class, not per enrollment). */
+  spans: Map<string, { start: string | null; end: string | null }>;
 }
 
 async function loadCatalog(q: Snapshot, dialect: Dialect, tenantId: string, schoolYear: string, needAssessments: boolean): Promise<Catalog> {
@@ -154,7 +156,7 @@ async function loadCatalog(q: Snapshot, dialect: Dialect, tenantId: string, scho
   const courses = new Map((await allOfType(q, dialect, tenantId, 'course')).map((r) => [r.id, r]));
   const orgs = new Map((await allOfType(q, dialect, tenantId, 'org')).map((r) => [r.id, r]));
   const assessments = needAssessments ? new Map((await allOfType(q, dialect, tenantId, 'assessment')).map((r) => [r.id, r])) : new Map<string, RecordRow>();
-  return { window, yearTerms, sessions, classes, courses, orgs, assessments };
+  return { window, yearTerms, sessions, classes, courses, orgs, assessments, spans: new Map() };
 }
 
 interface OpenFile {
@@ -420,12 +422,17 @@ async function buildPage(ctx: PageContext, persons: RecordRow[], files: Map<stri
 
   const today = ctx.now.toISOString().slice(0, 10);
   const termSpan = (classId: string): { start: string | null; end: string | null } => {
-    const c = cat.classes.get(classId);
-    const terms = ((c?.data.termIds as string[] | undefined) ?? []).map((id) => cat.sessions.get(id)).filter((x): x is RecordRow => !!x && cat.yearTerms.has(x.id));
-    return {
-      start: terms.map((x) => String(x.data.startDate)).sort()[0] ?? null,
-      end: terms.map((x) => String(x.data.endDate)).sort().reverse()[0] ?? null,
-    };
+    let span = cat.spans.get(classId);
+    if (!span) {
+      const c = cat.classes.get(classId);
+      const terms = ((c?.data.termIds as string[] | undefined) ?? []).map((id) => cat.sessions.get(id)).filter((x): x is RecordRow => !!x && cat.yearTerms.has(x.id));
+      span = {
+        start: terms.map((x) => String(x.data.startDate)).sort()[0] ?? null,
+        end: terms.map((x) => String(x.data.endDate)).sort().reverse()[0] ?? null,
+      };
+      cat.spans.set(classId, span);
+    }
+    return span;
   };
   const entryExit = (e: RecordRow) => {
     const span = termSpan(String(e.data.classId));
