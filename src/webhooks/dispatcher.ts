@@ -7,10 +7,14 @@
  *     and unsent webhook_outbox rows become webhook_deliveries rows, and the cursors advance, in one transaction.
  *     Nothing is lost when a process dies: the events are durable before the fan-out, the deliveries before the send.
  *  2. Delivery: due rows are claimed with a lease (a token, an owner, an expiry — like the connector lock): a
- *     process that dies mid-send leaves rows that another process takes over when the lease expires. Each is POSTed
- *     with `webhook-id` (the delivery id: stable per event and subscription, so retries and redeliveries can be
- *     deduplicated), `webhook-timestamp` and `webhook-signature`. The outcome of a batch (attempt log, status,
- *     next attempt, disclosure log, subscription health) is written in one transaction.
+ *     process that dies mid-send leaves rows that another process takes over when the lease expires; a delivery is
+ *     only sent while its lease outlasts its timeout. Each is POSTed with `webhook-id` (the delivery id: stable per
+ *     event and subscription, so retries and redeliveries can be deduplicated), `webhook-timestamp` and
+ *     `webhook-signature`. The outcome of a batch (attempt log, status, next attempt, disclosure log, subscription
+ *     health) is written in one transaction. The stages overlap (deliverDue): the next batch is claimed while one is
+ *     being sent, a finished batch is recorded while the next ones are being sent, and a round's fan-out runs
+ *     alongside its sending — on PostgreSQL each a round trip or a few (one UPDATE ... RETURNING to claim, bulk
+ *     statements to record), so the network wait of the database hides behind the receivers'.
  *  3. Failures are retried with exponential backoff and full jitter, then dead-lettered. A subscription with too
  *     many dead letters in a row, or failing for too long, is disabled: a warn line (no secrets, no URLs' query),
  *     an operator_notifications row, and an optional POST to the tenant's `operatorWebhook`.
