@@ -97,8 +97,8 @@ const ATTEMPT_COLUMNS: ColumnTypes = {
   tenant_id: 'text', delivery_id: 'text', subscription_id: 'text', attempt: 'int', at: 'text', duration_ms: 'int', status_code: 'int', outcome: 'text',
   error_class: 'text', error_message: 'text', response_snippet: 'text',
 };
-/** A sent delivery's new state (PostgreSQL: all of a batch's in one UPDATE ... FROM json_to_recordset). */
 const DELIVERY_KEY = ['tenant_id', 'subscription_id', 'event_key'];
+/** A sent delivery's new state (PostgreSQL: all of a batch's in one UPDATE ... FROM json_to_recordset). */
 const OUTCOME_COLUMNS: ColumnTypes = { id: 'text', status: 'text', code: 'int', err: 'text', next: 'text', finished: 'text' };
 
 /** A delivery's answer (or why it was not sent) and when it was sent. */
@@ -370,8 +370,8 @@ export class WebhookDispatcher {
   /**
    * Sends what is due, up to `maxBatches` claims: the next batch is leased while the current one is being sent,
    * `concurrency` requests stay in flight across batch boundaries, and each batch's outcome is recorded (one
-   * transaction per batch, one batch at a time, in claim order) as soon as its last delivery has an answer — while
-   * the next ones are being sent. A delivery whose lease would run out before its timeout is not sent but released
+   * transaction per batch, one batch at a time) as soon as its last delivery has an answer — while the next ones
+   * are being sent. A delivery whose lease would run out before its timeout is not sent but released
    * (another process may take an expired lease over; it must never find the delivery still in flight here).
    * Returns how many deliveries it attempted (not those it released).
    */
