@@ -6,8 +6,8 @@
  *    writing meanwhile, and the main connection is never held). The change-log seq read first is therefore exactly
  *    the state the whole extract shows.
  *  - Pages: persons by primary key (`id > last order by id limit n`); per page, the page's records of each type via
- *    the `records.data.personId` expression index. Memory is bounded by the page, plus the catalogs (sessions,
- *    classes, courses, orgs, assessments) which do not grow with the number of students' rows.
+ *    the `records.data.personId` expression index, and the classes they name by id. Memory is bounded by the page,
+ *    plus the small catalogs (sessions, courses, orgs, assessments).
  *  - Only the fields the extract reads leave the database (RECORD_FIELDS): the database builds a small JSON object
  *    of them, so the rest of a record (an assessment result's objective results, a person's names and contacts) is
  *    neither copied out nor parsed nor kept. A field a record does not have comes back as null.
