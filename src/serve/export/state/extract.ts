@@ -5,8 +5,9 @@
  * How it runs (streamed: memory is bounded by a page of students, not by the rows):
  *  1. open a read snapshot (source.ts) and read the tenant's change-log seq: the extract is consistent with it;
  *  2. load the catalogs (sessions -> the year's window and terms, courses, orgs, assessments);
- *  3. page through persons by id; per page, read the students' enrollments, demographics, programs, results,
- *     behaviour, attendance, mastery and plans, build the rows of every file and write them (backpressure);
+ *  3. page through persons by id; per page, read the students' enrollments and their classes, demographics,
+ *     programs, results, behaviour, attendance, mastery and plans, build the rows of every file and write them
+ *     (backpressure);
  *  4. write the schemas and the manifest (row counts, bytes, SHA-256), zip when asked, and record ONE disclosure
  *     (channel `export`, recipient = the profile's recipient, the categories that left, every student in a row).
  *     The students' ids go into `disclosure_persons` page by page under the disclosure id; the disclosure row
