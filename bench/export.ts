@@ -1,5 +1,5 @@
 /**
- * npm run bench:export -- [--students 20000] [--seed 42] [--page 1000]
+ * npm run bench:export -- [--students 20000] [--seed 42] [--page <persons per page; default: the export's own>]
  *
  * State-reporting export of a synthetic district (generated + synced once with the demo connectors; the SQLite file
  * is cached under bench/out/export-<students>.sqlite), against a baseline measured in the same run:
@@ -11,6 +11,7 @@
  * ratios export / baseline.
  */
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fork } from 'node:child_process';
 import { once } from 'node:events';
@@ -103,7 +104,8 @@ async function child(mode: string): Promise<void> {
     out.end();
     await once(out, 'close');
   } else {
-    const m = await runStateExport({ db, config: cfg!, pageSize: Number(opt('page', '1000')) }, { tenantId: 'bench', profile: 'state-doe', schoolYear: '2027', out: target });
+    const page = opt('page');
+    const m = await runStateExport({ db, config: cfg!, pageSize: page ? Number(page) : undefined }, { tenantId: 'bench', profile: 'state-doe', schoolYear: '2027', out: target });
     for (const f of m.files) if (f.format === 'csv') rows += f.rows;
     bytes = m.files.reduce((n, f) => n + f.bytes, 0);
     await db.knex('disclosure_persons').where({ tenant_id: 'bench', disclosure_id: m.disclosure.id }).delete();
@@ -137,7 +139,7 @@ async function main(): Promise<void> {
   const rate = (r: ChildResult) => Math.round(r.rows / (r.ms / 1000));
   const line = (name: string, r: ChildResult) =>
     `${name.padEnd(10)} ${r.rows.toLocaleString('en-US').padStart(10)} rows  ${(r.ms / 1000).toFixed(2).padStart(7)} s  ${rate(r).toLocaleString('en-US').padStart(9)} rows/s  ${(r.bytes / 1e6).toFixed(1).padStart(7)} MB written  peak RSS ${r.maxRssMb.toFixed(0)} MB, peak JS heap ${r.heapPeakMb.toFixed(0)} MB`;
-  console.log(`state export bench: ${students.toLocaleString('en-US')} students (seed ${seed}), SQLite ${path.relative(PROJECT_ROOT, dbFile)}, best of 2 each`);
+  console.log(`state export bench: ${students.toLocaleString('en-US')} students (seed ${seed}), SQLite ${path.relative(PROJECT_ROOT, dbFile)}, page ${opt('page') ?? 'default'}, best of 2 each, load avg ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`);
   console.log(line('baseline', b));
   console.log(line('export', e));
   console.log(`ratio export/baseline: rows/s ${(rate(e) / rate(b)).toFixed(2)}x, time per row ${((e.ms / e.rows) / (b.ms / b.rows)).toFixed(2)}x, peak RSS ${(e.maxRssMb / b.maxRssMb).toFixed(2)}x`);

@@ -131,6 +131,20 @@ describeEachDb('state-reporting export', (t) => {
     for (const f of m.files.filter((x) => x.format === 'csv')) expect(ndRows(path.join(out('state-doe'), `${f.id}.ndjson`)).length).toBe(f.rows);
   });
 
+  it('pages change nothing: the same files (bytes) and the same disclosed students with pages of 7 persons as with one page', async () => {
+    const now = new Date('2027-02-01T12:00:00Z');
+    const one = await runStateExport({ db, config: cfg, env: ENV, now, pageSize: 1000 }, { tenantId: 'd1', profile: 'full', schoolYear: YEAR, out: out('page-1000') });
+    const small = await runStateExport({ db, config: cfg, env: ENV, now, pageSize: 7 }, { tenantId: 'd1', profile: 'full', schoolYear: YEAR, out: out('page-7') });
+    expect(students.length).toBeGreaterThan(7 * 5);
+    const digest = (m: Manifest) => m.files.map((f) => [f.path, f.rows, f.bytes, f.sha256]);
+    expect(digest(small)).toEqual(digest(one));
+    expect(one.files.filter((f) => f.format === 'csv' && f.rows > 0).length).toBeGreaterThanOrEqual(7);
+    for (const f of one.files) expect(sha256(path.join(out('page-7'), f.path))).toBe(f.sha256);
+    expect(small.disclosure).toEqual({ ...one.disclosure, id: small.disclosure.id });
+    const persons = async (m: Manifest) => ((await db.knex('disclosure_persons').where({ tenant_id: 'd1', disclosure_id: m.disclosure.id }).pluck('person_id')) as string[]).sort();
+    expect(await persons(small)).toEqual(students);
+  });
+
   it('attendance, growth and PLP coverage are computed from the events, administrations and plans', () => {
     const d = out('state-doe');
     const att = csvRows(path.join(d, 'attendance.csv'));

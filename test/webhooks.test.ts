@@ -20,6 +20,7 @@ import { runSync } from '../src/ingest/runner';
 import { buildApp, drainBackgroundRuns } from '../src/serve/app';
 import { WebhookDispatcher } from '../src/webhooks/dispatcher';
 import { newWebhookSecret } from '../src/webhooks/signing';
+import { WebhookSender } from '../src/webhooks/sender';
 import type { Db } from '../src/store/db';
 
 const sha = (k: string) => createHash('sha256').update(k).digest('hex');
@@ -372,6 +373,72 @@ describeEachDb('webhooks', (t) => {
     const all = rx.of('/ok').map((g) => g.id);
     expect(all).toHaveLength(24);
     expect(new Set(all).size).toBe(24);
+  });
+
+  it('pipelined rounds (next batch leased while one is sent, batches recorded while the next are sent): each delivery sent and recorded once, nothing left leased', async () => {
+    const ok = await subscribe(rx.url('/ok'), ['learner.updated']);
+    const bad = await subscribe(rx.url('/fail'), ['learner.updated']);
+    source('one', people(23));
+    await runSync({ db, config: cfg }, { tenantId: 't1', connectorId: 'src' });
+    const d = dispatcher({ batchSize: 5, concurrency: 3 });
+    await settle(d);
+    const okIds = rx.of('/ok').map((g) => g.id);
+    expect(okIds).toHaveLength(23);
+    expect(new Set(okIds).size).toBe(23);
+    expect(new Set(rx.of('/fail').map((g) => g.id)).size).toBe(23);
+    for (const r of await deliveries(ok.id)) expect([r.status, Number(r.attempts), r.lease_token, r.last_status_code]).toEqual(['succeeded', 1, null, 204]);
+    for (const r of await deliveries(bad.id)) {
+      expect([r.status, Number(r.attempts), r.lease_token, r.last_error]).toEqual(['retrying', 1, null, 'http_status']);
+      expect(Date.parse(r.next_attempt_at) - clock).toBe(500);
+    }
+    const attempts = await db.knex('webhook_attempts').where({ tenant_id: 't1' });
+    expect(attempts).toHaveLength(46);
+    expect(new Set(attempts.map((a: { delivery_id: string }) => a.delivery_id)).size).toBe(46);
+    // Disclosures for the successes only; health: the failing subscription's clock runs, the other's does not.
+    expect(await db.knex('disclosures').where({ tenant_id: 't1', recipient: `webhook:${ok.id}` })).toHaveLength(23);
+    expect(await db.knex('disclosures').where({ tenant_id: 't1', recipient: `webhook:${bad.id}` })).toHaveLength(0);
+    const health = async (id: string) => (await api('get', `/tenants/t1/webhooks/${id}`)).body.data.health;
+    expect(await health(ok.id)).toEqual({ consecutiveDeadLetters: 0, failingSince: null });
+    expect((await health(bad.id)).failingSince).not.toBeNull();
+    // A success later resets the failing subscription's health even though batches were claimed before it.
+    rx.behaviour['/fail'] = 'ok';
+    clock += 500;
+    await settle(d);
+    expect(await health(bad.id)).toEqual({ consecutiveDeadLetters: 0, failingSince: null });
+    expect(new Set(rx.of('/fail').map((g) => g.id)).size).toBe(23);
+  });
+
+  it('never sends a delivery whose lease would run out before its timeout: it is released and sent under a later lease', async () => {
+    const sub = await subscribe(rx.url('/ok'), ['learner.updated']);
+    source('one', people(10));
+    await runSync({ db, config: cfg }, { tenantId: 't1', connectorId: 'src' });
+    // Every POST takes 300 ms of the (injected) clock; the lease is 2 s, the timeout 400 ms.
+    const sender = new WebhookSender();
+    const send = sender.send.bind(sender);
+    const sentAt: number[] = [];
+    sender.send = (...a: Parameters<WebhookSender['send']>) => {
+      sentAt.push(clock);
+      clock += 300;
+      return send(...a);
+    };
+    const d = dispatcher({ sender, leaseMs: 2000, batchSize: 10, concurrency: 1 });
+    await d.fanOut('t1');
+    const t0 = clock;
+    expect(await d.deliverBatch()).toBe(6);
+    expect(sentAt.map((t) => t - t0)).toEqual([0, 300, 600, 900, 1200, 1500]); // 1800 + 400 would pass the lease
+    let rows = await deliveries(sub.id);
+    expect(rows.filter((r: { status: string }) => r.status === 'succeeded')).toHaveLength(6);
+    const released = rows.filter((r: { status: string }) => r.status === 'pending');
+    expect(released).toHaveLength(4);
+    for (const r of released) expect([Number(r.attempts), r.lease_token, r.lease_owner]).toEqual([0, null, null]);
+    expect(await db.knex('webhook_attempts').whereIn('delivery_id', released.map((r: { id: string }) => r.id))).toHaveLength(0);
+    await settle(d);
+    rows = await deliveries(sub.id);
+    expect(rows.every((r: { status: string; attempts: number | string }) => r.status === 'succeeded' && Number(r.attempts) === 1)).toBe(true);
+    const ids = rx.of('/ok').map((g) => g.id);
+    expect(ids).toHaveLength(10);
+    expect(new Set(ids).size).toBe(10);
+    sender.destroy();
   });
 
   it('started and stopped as a loop, it picks up new changes', async () => {

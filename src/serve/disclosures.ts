@@ -19,6 +19,7 @@ import type { RequestHandler, Router } from 'express';
 import type { Knex } from 'knex';
 import type { Db } from '../store/db';
 import { withSqlite } from '../store/fast-read';
+import { insertRows, type ColumnTypes } from '../store/bulk';
 import type { Logger } from '../core/logger';
 import { nowIso } from '../normalize/canonical';
 import { parseSince } from '../caliper/api';
@@ -45,10 +46,12 @@ export interface DisclosureRow extends Disclosure {
   requestId?: string | null;
 }
 
-const DISCLOSURE_COLS = ['id', 'tenant_id', 'at', 'recipient', 'channel', 'route', 'request_id', 'categories', 'person_count'] as const;
-
-/** Rows per multi-row insert (SQLite's bound-variable limit; knex caps SQLite inserts at 500 rows). */
-const CHUNK = 100;
+/** Columns and their PostgreSQL types for bulk inserts (src/store/bulk.ts); DISCLOSURE_COLS for the SQLite path. */
+const DISCLOSURE_COLUMNS: ColumnTypes = {
+  id: 'text', tenant_id: 'text', at: 'text', recipient: 'text', channel: 'text', route: 'text', request_id: 'text', categories: 'text', person_count: 'int',
+};
+const DISCLOSURE_COLS = Object.keys(DISCLOSURE_COLUMNS);
+const PERSON_COLUMNS: ColumnTypes = { tenant_id: 'text', person_id: 'text', disclosure_id: 'text' };
 
 let lastMs = 0;
 let counter = 0;
@@ -67,8 +70,8 @@ export function newDisclosureId(now = Date.now()): string {
 }
 
 /**
- * Writes disclosures (one row each, their person ids batched: two multi-row inserts for any number of rows) in the
- * given transaction or a new one. Used by the middleware (one at a time) and by the webhook dispatcher (a batch).
+ * Writes disclosures (one row each, their person ids batched: two bulk inserts, src/store/bulk.ts) in the given
+ * transaction or a new one. Used by the middleware (one at a time) and by the webhook dispatcher (a batch).
  */
 export async function recordDisclosures(db: Db, rows: DisclosureRow[], trx?: Knex.Transaction): Promise<void> {
   if (!rows.length) return;
@@ -97,8 +100,8 @@ export async function recordDisclosures(db: Db, rows: DisclosureRow[], trx?: Kne
     return;
   }
   const write = async (k: Knex.Transaction) => {
-    for (let i = 0; i < main.length; i += CHUNK) await k('disclosures').insert(main.slice(i, i + CHUNK));
-    for (let i = 0; i < persons.length; i += CHUNK * 3) await k('disclosure_persons').insert(persons.slice(i, i + CHUNK * 3));
+    await insertRows(k, db.dialect, 'disclosures', DISCLOSURE_COLUMNS, main);
+    await insertRows(k, db.dialect, 'disclosure_persons', PERSON_COLUMNS, persons);
   };
   if (trx) await write(trx);
   else await db.knex.transaction(write);

@@ -10,7 +10,9 @@ import { isHubError } from '../core/errors';
 import { guardedLookup, parseTarget } from './ssrf';
 
 export type ErrorClass =
-  | 'timeout' | 'connection_refused' | 'connection_reset' | 'dns' | 'tls' | 'target_refused' | 'redirect' | 'http_status' | 'network' | 'secret_unavailable' | 'disabled';
+  | 'timeout' | 'connection_refused' | 'connection_reset' | 'dns' | 'tls' | 'target_refused' | 'redirect' | 'http_status' | 'network' | 'secret_unavailable'
+  // Not sent, never in the attempt log: the subscription is disabled, or the delivery's lease is too short to send it.
+  | 'disabled' | 'lease_expiring';
 
 export interface SendResult {
   ok: boolean;
