@@ -8,10 +8,12 @@
  * keep their HubError code, message and details; anything else becomes an internal error with the worker's stack
  * (logged, not shown). A run that is cancelled, or stops reading early, cancels the worker's read.
  *
- * Opt-in: `HUB_READ_THREADS=on`. It buys speed with memory and a second core: measured on a 50k-student SIS sync
- * through the CLI, peak RSS 265 MB in the main thread alone vs ~400 MB threaded (the worker's heap, and pages in
- * flight on both sides), and the overlap only pays when a core is free (on a loaded 2-core machine it was slower).
- * The default keeps the foundation's memory bound (< 300 MB whatever the file size).
+ * Opt-in: `HUB_READ_THREADS=on`. Measured (2026-12-04, 10k-student district, quiet 2-core machine): the OneRoster CSV
+ * SIS sync gains nothing (7.7 s threaded vs 7.5 s; RSS 308 vs 227-241 MB): the main thread's writes are the bound
+ * and it pays to deserialize what it no longer parses. The Ed-Fi XML sync gains 4-7% (5.0-5.4 s vs 5.4-5.6 s; RSS
+ * ~360 vs ~250 MB). At 50k students on a loaded machine the SIS sync was slower (64 vs 57 s, RSS ~400 vs 265 MB).
+ * The default keeps the foundation's memory bound (< 300 MB whatever the file size). It would pay if the worker
+ * also did the per-record work that needs no database (validation, hashing, JSON for the store).
  */
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
