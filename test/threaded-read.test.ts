@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { openThreadedReads, readThreaded, readsInWorker } from '../src/ingest/threaded-read';
+import { openThreadedRead, openThreadedReads, readsInWorker } from '../src/ingest/threaded-read';
 import { getConnector, registerConnector } from '../src/ingest/registry';
 import { silentLogger } from '../src/core/logger';
 import { HubError } from '../src/core/errors';
@@ -18,6 +18,7 @@ import type { Db } from '../src/store/db';
 import { describeEachDb, supportedDbs } from './helpers/db';
 
 const FIX = path.resolve(__dirname, '../fixtures');
+const readThreaded = (type: string, stream: string, settings: Record<string, unknown>, ctx: ReadContext) => openThreadedRead(type, stream, settings, ctx).pages;
 const ctx = (mode: SyncMode = 'full', signal = new AbortController().signal): ReadContext => ({ tenantId: 't', connectorId: 'c', baseDir: FIX, log: silentLogger, signal, mode });
 
 async function collect(it: AsyncIterable<Page>): Promise<Page[]> {

@@ -17,7 +17,7 @@ import { HubError, isHubError, toHubError } from '../core/errors';
 import { silentLogger, type Logger } from '../core/logger';
 import type { Cursor, EntityType, Reject, StreamPlan, SyncMode } from './contract';
 import { getConnector } from './registry';
-import { openThreadedRead, readsInWorker, warmReadWorker, type ThreadedRead } from './threaded-read';
+import { streamReader, type StreamReader } from './threaded-read';
 import { ingestTx } from '../normalize/ports';
 import { addCounts, rememberRefs, writePage, zeroCounts, type PageCounts, type WriteContext } from '../normalize/page-writer';
 import { nowIso } from '../normalize/canonical';
@@ -128,14 +128,6 @@ async function loadCursors(db: Db, tenantId: string, connectorId: string): Promi
   return Object.fromEntries(rows.map((r: { stream: string; cursor: string | null }) => [r.stream, r.cursor ? (JSON.parse(r.cursor) as Cursor) : undefined]));
 }
 
-/**
- * Threaded reads: how many of the following streams are opened while one is written. A stream that yields little
- * from a large file (Ed-Fi reads StudentDiscipline.xml once per incident, participant and action stream) is parsed
- * while the main thread still writes, instead of while it waits. Each open stream holds at most one page. Measured on
- * a 10k-student Ed-Fi sync: 1 ahead -> 3 ahead ~10% faster, +40 MB peak RSS; 2 is the middle.
- */
-const STREAMS_AHEAD = 2;
-
 export async function runSync(deps: RuntimeDeps, opts: SyncOptions): Promise<RunSummary> {
   const { db, config } = deps;
   const log = (opts.log ?? deps.log ?? silentLogger).child({ tenant: opts.tenantId, connector: opts.connectorId });
@@ -145,8 +137,6 @@ export async function runSync(deps: RuntimeDeps, opts: SyncOptions): Promise<Run
   if (!impl) throw new HubError('connector_unknown', `No implementation is registered for connector type '${cc.type}'.`);
   const settings = resolveSettings(impl.manifest, cc.settings, `$.tenants[${index[0]}].connectors[${index[1]}].settings`);
   const maxDeleteShare = cc.sweep?.maxDeleteShare ?? 0.1;
-  const threaded = readsInWorker(cc.type, impl);
-  if (threaded) warmReadWorker();
   const dryRun = !!opts.dryRun;
 
   const runId = newRunId();
@@ -188,6 +178,7 @@ export async function runSync(deps: RuntimeDeps, opts: SyncOptions): Promise<Run
     }
   };
 
+  let reads: StreamReader | undefined;
   try {
     const cursors = await loadCursors(db, opts.tenantId, opts.connectorId);
     const plan: StreamPlan[] = await impl.plan(settings, { ...base, cursors });
@@ -214,64 +205,49 @@ export async function runSync(deps: RuntimeDeps, opts: SyncOptions): Promise<Run
       refCache.delete('person');
     };
 
-    // Threaded reads: the next stream is opened while the current one is written, so its first pages are ready.
-    const opened = new Map<number, ThreadedRead>();
-    const open = (i: number): ThreadedRead | undefined => {
-      const q = plan[i];
-      if (!threaded || !q || q.skip) return undefined;
-      let r = opened.get(i);
-      if (!r) opened.set(i, (r = openThreadedRead(cc.type, q.stream, settings, { ...base, mode: q.mode, cursor: cursors[q.stream] })));
-      return r;
-    };
-    try {
-      for (const [streamIndex, p] of plan.entries()) {
-        const report: StreamReport = { stream: p.stream, mode: p.mode, counts: zeroCounts() };
-        streams.push(report);
-        if (p.skip) {
-          report.skipped = p.skip;
-          continue;
-        }
-        let pages = 0;
-        const current = open(streamIndex);
-        opened.delete(streamIndex);
-        for (let i = streamIndex + 1, n = 0; i < plan.length && n < STREAMS_AHEAD; i++) if (!plan[i].skip && open(i)) n++;
-        for await (const page of current ? current.pages : impl.read(p.stream, settings, { ...base, mode: p.mode, cursor: cursors[p.stream] })) {
-          if (controller.signal.aborted) throw new HubError('run_cancelled', 'The run was cancelled.');
-          const at = nowIso();
-          const streamEntities = impl.manifest.streams.find((s) => s.name === p.stream)?.entities;
-          const wctx: WriteContext = { tenantId: opts.tenantId, connectorId: opts.connectorId, runId, at, dryRun, overlay, refCache, streamEntities, identity, otherPersonSources };
-          const res = await db.knex.transaction(async (trx) => {
-            const tx = await ingestTx(db.dialect, trx);
-            const res = await writePage(tx, wctx, page.records, page.rejects);
-            if (res.rejects.length) await insertRejects(trx, opts.tenantId, runId, p.stream, res.rejects);
-            if (!dryRun && page.cursor) {
-              await trx('connector_state')
-                .insert({ tenant_id: opts.tenantId, connector_id: opts.connectorId, stream: p.stream, cursor: JSON.stringify(page.cursor), updated_at: at })
-                .onConflict(['tenant_id', 'connector_id', 'stream']).merge(['cursor', 'updated_at']);
-            }
-            await trx('runs').where({ id: runId }).increment({
-              read_count: res.counts.read, inserted_count: res.counts.inserted, updated_count: res.counts.updated,
-              unchanged_count: res.counts.unchanged, deleted_count: res.counts.deleted, rejected_count: res.counts.rejected,
-            });
-            await trx('connector_locks').where({ tenant_id: opts.tenantId, connector_id: opts.connectorId, run_id: runId }).update({ heartbeat_at: at });
-            return res;
-          });
-          const counts = res.counts;
-          for (const r of res.rejects) if (reported.length < REPORTED_REJECTS) reported.push({ stream: p.stream, location: r.location, field: r.field, code: r.code, reason: r.reason });
-          if (!dryRun) rememberRefs(refCache, res.resolved, res.deletedSources);
-          for (const h of hooks) {
-            const changed = relevantChanges(h, res.changed);
-            if (changed) await runHook(h, 'page', () => h.afterPage(hookCtx, changed));
-          }
-          pages++;
-          report.counts = addCounts(report.counts, counts);
-          total = addCounts(total, counts);
-          await opts.onPage?.({ stream: p.stream, pages, counts: total });
-        }
-        if (streamIndex === lastPersonStream) await resolve();
+    const streamPages = (reads = streamReader(cc.type, impl, settings, plan, (q) => ({ ...base, mode: q.mode, cursor: cursors[q.stream] })));
+    for (const [streamIndex, p] of plan.entries()) {
+      const report: StreamReport = { stream: p.stream, mode: p.mode, counts: zeroCounts() };
+      streams.push(report);
+      if (p.skip) {
+        report.skipped = p.skip;
+        continue;
       }
-    } finally {
-      for (const r of opened.values()) r.cancel();
+      let pages = 0;
+      for await (const page of streamPages.pages(streamIndex)) {
+        if (controller.signal.aborted) throw new HubError('run_cancelled', 'The run was cancelled.');
+        const at = nowIso();
+        const streamEntities = impl.manifest.streams.find((s) => s.name === p.stream)?.entities;
+        const wctx: WriteContext = { tenantId: opts.tenantId, connectorId: opts.connectorId, runId, at, dryRun, overlay, refCache, streamEntities, identity, otherPersonSources };
+        const res = await db.knex.transaction(async (trx) => {
+          const tx = await ingestTx(db.dialect, trx);
+          const res = await writePage(tx, wctx, page.records, page.rejects);
+          if (res.rejects.length) await insertRejects(trx, opts.tenantId, runId, p.stream, res.rejects);
+          if (!dryRun && page.cursor) {
+            await trx('connector_state')
+              .insert({ tenant_id: opts.tenantId, connector_id: opts.connectorId, stream: p.stream, cursor: JSON.stringify(page.cursor), updated_at: at })
+              .onConflict(['tenant_id', 'connector_id', 'stream']).merge(['cursor', 'updated_at']);
+          }
+          await trx('runs').where({ id: runId }).increment({
+            read_count: res.counts.read, inserted_count: res.counts.inserted, updated_count: res.counts.updated,
+            unchanged_count: res.counts.unchanged, deleted_count: res.counts.deleted, rejected_count: res.counts.rejected,
+          });
+          await trx('connector_locks').where({ tenant_id: opts.tenantId, connector_id: opts.connectorId, run_id: runId }).update({ heartbeat_at: at });
+          return res;
+        });
+        const counts = res.counts;
+        for (const r of res.rejects) if (reported.length < REPORTED_REJECTS) reported.push({ stream: p.stream, location: r.location, field: r.field, code: r.code, reason: r.reason });
+        if (!dryRun) rememberRefs(refCache, res.resolved, res.deletedSources);
+        for (const h of hooks) {
+          const changed = relevantChanges(h, res.changed);
+          if (changed) await runHook(h, 'page', () => h.afterPage(hookCtx, changed));
+        }
+        pages++;
+        report.counts = addCounts(report.counts, counts);
+        total = addCounts(total, counts);
+        await opts.onPage?.({ stream: p.stream, pages, counts: total });
+      }
+      if (streamIndex === lastPersonStream) await resolve();
     }
 
     // Fresh statistics after a large load: without them SQLite's planner scans source_records by its primary key
@@ -307,6 +283,7 @@ export async function runSync(deps: RuntimeDeps, opts: SyncOptions): Promise<Run
     log.error({ runId, code: error.code, err: error.kind === 'system' ? (e as Error).stack : undefined }, `sync failed: ${error.message}`);
   } finally {
     opts.signal?.removeEventListener('abort', onAbort);
+    reads?.close();
   }
 
   const durationMs = Date.now() - t0;

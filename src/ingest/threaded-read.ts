@@ -18,7 +18,7 @@
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { HubError, ERROR_CODES, type ErrorCode, type ErrorDetail } from '../core/errors';
-import type { Connector, Page, ReadContext } from './contract';
+import type { Connector, Page, ReadContext, StreamPlan } from './contract';
 import type { FromWorker, ToWorker } from './read-worker';
 import { isBuiltinConnector } from './registry';
 
@@ -79,11 +79,6 @@ function rebuild(e: { code?: string; message: string; details?: unknown[]; stack
 /** Reads open in the worker (opened and neither finished nor cancelled): for tests and diagnostics. */
 export function openThreadedReads(): number {
   return listeners.size;
-}
-
-/** Starts the worker ahead of the first read, so loading its modules overlaps the run's planning. */
-export function warmReadWorker(): void {
-  worker ??= startWorker();
 }
 
 export interface ThreadedRead {
@@ -154,7 +149,48 @@ export function openThreadedRead(type: string, stream: string, settings: Record<
   return { pages: pages(), cancel: () => close(false) };
 }
 
-/** `impl.read(stream, settings, ctx)`, run in the read worker. */
-export function readThreaded(type: string, stream: string, settings: Record<string, unknown>, ctx: ReadContext): AsyncIterable<Page> {
-  return openThreadedRead(type, stream, settings, ctx).pages;
+/**
+ * How many of the following streams a threaded run opens while it writes one. A stream that yields little from a
+ * large file (Ed-Fi reads StudentDiscipline.xml once per incident, participant and action stream) is parsed while the
+ * main thread still writes, instead of while it waits. Each open stream holds at most AHEAD pages. Measured on a
+ * 10k-student Ed-Fi sync: 1 ahead -> 3 ahead ~10% faster, +40 MB peak RSS; 2 is the middle.
+ */
+const STREAMS_AHEAD = 2;
+
+/** The pages of each stream of a run's plan, by index; `close` when the run ends, however it ends. */
+export interface StreamReader {
+  pages(index: number): AsyncIterable<Page>;
+  close(): void;
+}
+
+/**
+ * The runner's reads: `impl.read` in-process, or, when readsInWorker, in the worker with the next STREAMS_AHEAD
+ * streams opened early. `close` cancels streams opened ahead that the run never consumed (a run that failed): an
+ * async generator that was never started does not run its `finally` on `return()`.
+ */
+export function streamReader(type: string, impl: Connector<Record<string, unknown>>, settings: Record<string, unknown>, plan: StreamPlan[], ctxOf: (p: StreamPlan) => ReadContext): StreamReader {
+  if (!readsInWorker(type, impl)) return { pages: (i) => impl.read(plan[i].stream, settings, ctxOf(plan[i])), close: () => undefined };
+  worker ??= startWorker(); // loading the worker's modules overlaps the first stream's start
+  const opened = new Map<number, ThreadedRead>();
+  const open = (i: number) => {
+    let r = opened.get(i);
+    if (!r) opened.set(i, (r = openThreadedRead(type, plan[i].stream, settings, ctxOf(plan[i]))));
+    return r;
+  };
+  return {
+    pages(index) {
+      const current = open(index);
+      opened.delete(index); // consumed from here: its generator closes itself
+      for (let i = index + 1, n = 0; i < plan.length && n < STREAMS_AHEAD; i++) {
+        if (plan[i].skip) continue;
+        open(i);
+        n++;
+      }
+      return current.pages;
+    },
+    close() {
+      for (const r of opened.values()) r.cancel();
+      opened.clear();
+    },
+  };
 }
