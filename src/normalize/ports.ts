@@ -7,6 +7,7 @@
 import type { Knex } from 'knex';
 import type BetterSqlite3 from 'better-sqlite3';
 import type { Dialect } from '../store/db';
+import { prepared } from '../store/statements';
 
 export interface ExistingSource {
   unifiedId: string;
@@ -120,15 +121,10 @@ const SQL = {
 };
 
 type Stmts = { [K in keyof typeof SQL]: BetterSqlite3.Statement };
-const stmtCache = new WeakMap<BetterSqlite3.Database, Stmts>();
 
+/** The ingest statements on this connection (prepared once per connection: src/store/statements.ts). */
 function sqliteStatements(conn: BetterSqlite3.Database): Stmts {
-  let s = stmtCache.get(conn);
-  if (!s) {
-    s = Object.fromEntries(Object.entries(SQL).map(([k, sql]) => [k, conn.prepare(sql)])) as Stmts;
-    stmtCache.set(conn, s);
-  }
-  return s;
+  return Object.fromEntries(Object.entries(SQL).map(([k, sql]) => [k, prepared(conn, sql)])) as Stmts;
 }
 
 class SqliteIngestTx implements IngestTx {

@@ -18,7 +18,7 @@ import { randomBytes } from 'node:crypto';
 import type { RequestHandler, Router } from 'express';
 import type { Knex } from 'knex';
 import type { Db } from '../store/db';
-import { withSqlite } from '../store/fast-read';
+import { withSqlite } from '../store/statements';
 import { insertRows, type ColumnTypes } from '../store/bulk';
 import type { Logger } from '../core/logger';
 import { nowIso } from '../normalize/canonical';

@@ -23,7 +23,7 @@ import { WRITE_ROUTES } from './write-routes';
 import { AnswerCache, CountCache, checkParams, getSingle, listCollection, parseFields, tenantSeq, type EngineContext } from './query';
 import { escapeJson, UserProjection, type ProjectionOptions } from './projection';
 import { EMPTY_TYPES } from './model';
-import { selectRows } from '../../store/fast-read';
+import { selectRows } from '../../store/statements';
 import { DISCOVERY_FILES, discoveryDocument } from './discovery';
 
 export interface OneRosterDeps {

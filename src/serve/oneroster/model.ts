@@ -7,7 +7,7 @@
  * (1.2), references are GUIDRefs `{href, sourcedId, type}` with an absolute href.
  */
 import type { Db, Dialect } from '../../store/db';
-import { selectRows } from '../../store/fast-read';
+import { selectRows } from '../../store/statements';
 import { bare, column, jsonField, jsonText, listField, setHas, statusField, type FieldKind, type FieldSpec, type Op, type Sql } from './fields';
 
 export interface RecordRow {

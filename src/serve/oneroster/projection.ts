@@ -28,7 +28,7 @@
 import type { Knex } from 'knex';
 import type BetterSqlite3 from 'better-sqlite3';
 import type { Db, Dialect } from '../../store/db';
-import { selectRows } from '../../store/fast-read';
+import { selectRows } from '../../store/statements';
 import type { Logger } from '../../core/logger';
 import { jsonText, setText } from './fields';
 import { roleAtOrg, rolesByPerson, rowsOf, TYPES, USER_COLUMNS, type Json, type MapContext } from './model';

@@ -9,7 +9,7 @@
  */
 import type { Request, Response } from 'express';
 import type { Db } from '../../store/db';
-import { selectRows } from '../../store/fast-read';
+import { selectRows } from '../../store/statements';
 import { invalidData, invalidSelection, unknownObject } from './errors';
 import { compileFilter, parseFilterText, projectedFields, type FilterAst } from './filter';
 import type { FieldSpec, Sql } from './fields';

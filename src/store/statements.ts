@@ -1,5 +1,6 @@
 /**
- * Statements on the hot path of the read APIs without knex's per-query machinery (query object, bindings
+ * Prepared SQLite statements, cached per connection: the one cache for the hot paths that bypass knex (the ingest
+ * ports, the read APIs, the disclosure log). Statements without knex's per-query machinery (query object, bindings
  * formatting, a fresh prepare, the promise chain around the pool): on SQLite they run as prepared statements,
  * cached per connection, on the pooled better-sqlite3 connection; on PostgreSQL they go through knex.raw.
  *
@@ -13,7 +14,8 @@ import type { Db } from './db';
 const MAX_CACHED = 500;
 const statements = new WeakMap<BetterSqlite3.Database, Map<string, BetterSqlite3.Statement>>();
 
-function prepared(conn: BetterSqlite3.Database, sql: string): BetterSqlite3.Statement {
+/** `conn.prepare(sql)`, prepared once per connection. */
+export function prepared(conn: BetterSqlite3.Database, sql: string): BetterSqlite3.Statement {
   let cache = statements.get(conn);
   if (!cache) statements.set(conn, (cache = new Map()));
   let st = cache.get(sql);
