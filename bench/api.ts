@@ -108,10 +108,11 @@ async function prepare(students: number, seed: number) {
   }
   const db = await openDb({ url: dbFile });
   await migrate(db); // an older cached store gets the provider's indexes
-  // Every answer is recorded in the disclosure log (~100 rows per page): start each run from an empty log.
+  // Every answer is recorded in the disclosure log: start each run from an empty log.
   const t = Date.now();
   const dropped = await db.knex('disclosures').where({ tenant_id: 'bench' }).count({ n: '*' }).first();
-  await db.knex('disclosure_persons').where({ tenant_id: 'bench' }).delete();
+  await db.knex('disclosure_person_sets').where({ tenant_id: 'bench' }).delete();
+  await db.knex('disclosure_index').where({ tenant_id: 'bench' }).delete();
   await db.knex('disclosures').where({ tenant_id: 'bench' }).delete();
   if (Number(dropped?.n)) console.log(`cleared the disclosure log of earlier runs (${dropped?.n} disclosures) in ${((Date.now() - t) / 1000).toFixed(1)}s`);
   await db.knex.raw('analyze');

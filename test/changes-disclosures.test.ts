@@ -17,7 +17,7 @@ import { validateConfig } from '../src/core/config';
 import { ensureTenants } from '../src/store/tenants';
 import { runSync } from '../src/ingest/runner';
 import { buildApp, settleDisclosures } from '../src/serve/app';
-import { recordDisclosures } from '../src/serve/disclosures';
+import { disclosurePersons, recordDisclosures } from '../src/serve/disclosures';
 import { openDb, migrate, type Db } from '../src/store/db';
 
 const sha = (k: string) => createHash('sha256').update(k).digest('hex');
@@ -160,7 +160,7 @@ describeEachDb('change feed and disclosure log', (t) => {
     expect(rows[0]).toMatchObject({ tenant_id: 't1', recipient: 'reader', channel: 'api', route: '/api/v1/tenants/:tenant/learners/:id', request_id: res.headers['x-request-id'] });
     expect(JSON.parse(rows[0].categories)).toEqual(['enrollment', 'identity']);
     expect(Number(rows[0].person_count)).toBe(1);
-    expect(await db.knex('disclosure_persons').where({ disclosure_id: rows[0].id })).toEqual([expect.objectContaining({ person_id: p0 })]);
+    expect(await disclosurePersons(db, 't1', rows[0].id)).toEqual([p0]);
 
     // Contact fields and demographics add their categories.
     await get(`/tenants/t1/learners/${p1}`, KEY.demo);
@@ -227,7 +227,7 @@ describeEachDb('change feed and disclosure log', (t) => {
     expect((await get('/tenants/t2/disclosures', KEY.t2)).body.data).toEqual([]);
 
     // The log cannot be written: the response still succeeds, a warn line says so without student data.
-    await db.knex.schema.dropTable('disclosure_persons');
+    await db.knex.schema.dropTable('disclosure_person_sets');
     const ok = await get(`/tenants/t1/learners/${p0}`, KEY.reader);
     expect(ok.status).toBe(200);
     await settleDisclosures(app);

@@ -17,6 +17,7 @@ import { validateConfig } from '../src/core/config';
 import { ensureTenants } from '../src/store/tenants';
 import { runSync } from '../src/ingest/runner';
 import { buildApp, settleDisclosures } from '../src/serve/app';
+import { disclosurePersons } from '../src/serve/disclosures';
 import { OR_SCOPES } from '../src/serve/oneroster/scopes';
 import { ROSTERING_ROUTES } from '../src/serve/oneroster/routes';
 import type { SourceRecord } from '../src/ingest/contract';
@@ -446,7 +447,7 @@ describeEachDb('OneRoster 1.2 provider', (t) => {
     const rows = (await db.knex('disclosures').where({ tenant_id: 't1', channel: 'oneroster' }).orderBy('id', 'desc').select('id', 'recipient', 'route', 'categories', 'person_count')) as Array<{ id: string; recipient: string; route: string; categories: string; person_count: number | string }>;
     expect(rows).toHaveLength(before + 1);
     expect(rows[0]).toMatchObject({ recipient: 'oneroster:vendor-all', route: '/ims/oneroster/rostering/v1p2/users', categories: JSON.stringify(['contact', 'identity']) });
-    const persons = (await db.knex('disclosure_persons').where({ tenant_id: 't1', disclosure_id: rows[0].id }).pluck('person_id')) as string[];
+    const persons = await disclosurePersons(db, 't1', rows[0].id);
     expect(persons.sort()).toEqual(res.body.users.map((u: { sourcedId: string }) => u.sourcedId).sort());
     expect(Number(rows[0].person_count)).toBe(2);
   });

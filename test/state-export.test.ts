@@ -19,6 +19,7 @@ import { ensureTenants } from '../src/store/tenants';
 import { runSync } from '../src/ingest/runner';
 import { generateDistrict } from '../src/generator/district';
 import { buildApp, drainBackgroundRuns } from '../src/serve/app';
+import { disclosurePersons } from '../src/serve/disclosures';
 import { runStateExport, weekdaysBetween, type Manifest } from '../src/serve/export/state/extract';
 import { FILES } from '../src/serve/export/state/fields';
 import { startExportScheduler } from '../src/serve/export/state/runs';
@@ -141,7 +142,7 @@ describeEachDb('state-reporting export', (t) => {
     expect(one.files.filter((f) => f.format === 'csv' && f.rows > 0).length).toBeGreaterThanOrEqual(7);
     for (const f of one.files) expect(sha256(path.join(out('page-7'), f.path))).toBe(f.sha256);
     expect(small.disclosure).toEqual({ ...one.disclosure, id: small.disclosure.id });
-    const persons = async (m: Manifest) => ((await db.knex('disclosure_persons').where({ tenant_id: 'd1', disclosure_id: m.disclosure.id }).pluck('person_id')) as string[]).sort();
+    const persons = async (m: Manifest) => (await disclosurePersons(db, 'd1', m.disclosure.id)).sort();
     expect(await persons(small)).toEqual(students);
   });
 
@@ -249,11 +250,11 @@ describeEachDb('state-reporting export', (t) => {
       expect(row).toMatchObject({ channel: 'export', recipient });
       expect(Number(row.person_count)).toBe(students.length);
       expect(JSON.parse(row.categories)).toEqual(m.disclosure.categories);
-      const persons = (await db.knex('disclosure_persons').where({ tenant_id: 'd1', disclosure_id: m.disclosure.id }).pluck('person_id')) as string[];
+      const persons = await disclosurePersons(db, 'd1', m.disclosure.id);
       expect(persons.sort()).toEqual(students);
     }
     // The pseudonymized export still logs the real students (the log is the district's own record).
-    const pd = await db.knex('disclosure_persons').where({ tenant_id: 'd1', disclosure_id: manifests['doe-pseudo'].disclosure.id }).pluck('person_id');
+    const pd = await disclosurePersons(db, 'd1', manifests['doe-pseudo'].disclosure.id);
     expect(pd.sort()).toEqual(students);
     const list = await request(app).get(`/api/v1/tenants/d1/disclosures?personId=${students[0]}&recipient=State%20Department%20of%20Education`).set('Authorization', `Bearer ${KEY.reader}`);
     expect(list.body.data.some((x: { channel: string }) => x.channel === 'export')).toBe(true);
@@ -271,13 +272,13 @@ describeEachDb('state-reporting export', (t) => {
       await db.knex.schema.renameTable('mastery_hidden', 'mastery');
     }
     const before = Number((await db.knex('disclosures').count('* as n').first())!.n);
-    const beforeP = Number((await db.knex('disclosure_persons').count('* as n').first())!.n);
+    const beforeP = Number((await db.knex('disclosure_person_sets').count('* as n').first())!.n);
     await expect(runStateExport({ db, config: cfg, env: {} }, { tenantId: 'd1', profile: 'doe-pseudo', schoolYear: YEAR, out: out('no-secret') })).rejects.toMatchObject({ code: 'secret_missing' });
     fs.mkdirSync(out('busy'));
     fs.writeFileSync(path.join(out('busy'), 'x'), 'x');
     await expect(exportAs('state-doe', 'busy')).rejects.toMatchObject({ code: 'bad_request', details: [expect.objectContaining({ path: 'out' })] });
     expect(Number((await db.knex('disclosures').count('* as n').first())!.n)).toBe(before);
-    expect(Number((await db.knex('disclosure_persons').count('* as n').first())!.n)).toBe(beforeP);
+    expect(Number((await db.knex('disclosure_person_sets').count('* as n').first())!.n)).toBe(beforeP);
   });
 
   it('API: 202 with an id, status with the manifest, the zip download; the zip holds the manifest and its files', async () => {

@@ -1,7 +1,9 @@
 /**
  * The disclosure log: who received which categories of student data, about whom, when (FERPA's record of
- * disclosures). One `disclosures` row per response (or webhook delivery), the person ids in `disclosure_persons`
- * keyed by person, so "who received data about this child" is one index range.
+ * disclosures). One `disclosures` row per response (or webhook delivery, or export); its persons as JSON sets of up
+ * to 1,000 ids in `disclosure_person_sets`; and `disclosure_index`, one row per (person, UTC day, recipient), so
+ * "who received data about this child" reads a few index rows and then only those recipients' disclosures of those
+ * days (migration 016 says why: ~100 rows per answer into two random B-trees was half the CPU of a served page).
  *
  * Convention for every route that sends student data (here and in the other routers):
  *
@@ -14,10 +16,10 @@
  *
  *   GET /tenants/:t/disclosures?personId=&recipient=&since=&limit=&cursor=   (scope audit.read), newest first
  */
-import { randomBytes } from 'node:crypto';
 import type { RequestHandler, Router } from 'express';
 import type { Knex } from 'knex';
-import type { Db } from '../store/db';
+import type { Db, Dialect } from '../store/db';
+import { dayBefore, dayOfDisclosureId, disclosureIdRange, newDisclosureId } from '../store/disclosure-ids';
 import { withSqlite } from '../store/statements';
 import { insertRows, type ColumnTypes } from '../store/bulk';
 import type { Logger } from '../core/logger';
@@ -51,60 +53,115 @@ const DISCLOSURE_COLUMNS: ColumnTypes = {
   id: 'text', tenant_id: 'text', at: 'text', recipient: 'text', channel: 'text', route: 'text', request_id: 'text', categories: 'text', person_count: 'int',
 };
 const DISCLOSURE_COLS = Object.keys(DISCLOSURE_COLUMNS);
-const PERSON_COLUMNS: ColumnTypes = { tenant_id: 'text', person_id: 'text', disclosure_id: 'text' };
+const SET_COLUMNS: ColumnTypes = { tenant_id: 'text', disclosure_id: 'text', part: 'int', person_ids: 'text' };
+const INDEX_COLUMNS: ColumnTypes = { tenant_id: 'text', person_id: 'text', day: 'text', recipient: 'text' };
+const INDEX_KEY = ['tenant_id', 'person_id', 'day', 'recipient'];
+/** Person ids per `disclosure_person_sets` row. */
+export const SET_PART = 1000;
 
-let lastMs = 0;
-let counter = 0;
+export { newDisclosureId };
 
 /**
- * A disclosure id: `dsc_` + base-36 milliseconds (fixed width) + a per-process counter + random bits. Sorting by id
- * is sorting by time (within a millisecond, by order of writing in a process), so the log pages on its id.
+ * Index keys (tenant, day, recipient, person) this process has written and seen committed, per store: a recipient
+ * that pages through the same students all day (a sync tool, a dashboard) writes each key once. Another process's
+ * writes are not known here; `on conflict do nothing` makes those repeats harmless. Bounded: cleared when full.
  */
-export function newDisclosureId(now = Date.now()): string {
-  if (now === lastMs) counter++;
-  else {
-    lastMs = now;
-    counter = 0;
-  }
-  return `dsc_${now.toString(36).padStart(9, '0')}${counter.toString(36).padStart(4, '0')}${randomBytes(5).toString('hex')}`;
+const writtenKeys = new WeakMap<Db, Set<string>>();
+const WRITTEN_MAX = 200_000;
+
+export interface SubjectRows {
+  sets: Record<string, unknown>[];
+  index: Record<string, unknown>[];
+  /** The index keys of `index`, to remember once committed. */
+  keys: string[];
 }
 
 /**
- * Writes disclosures (one row each, their person ids batched: two bulk inserts, src/store/bulk.ts) in the given
- * transaction or a new one. Used by the middleware (one at a time) and by the webhook dispatcher (a batch).
+ * Adds to `out` the `disclosure_person_sets` rows (parts of SET_PART ids, numbered from `firstPart`) and the
+ * `disclosure_index` rows of one disclosure's persons, leaving out index keys in `skip` (already written) and adding
+ * the new ones to it. Returns the number of distinct persons.
+ */
+export function disclosureSubjects(
+  out: SubjectRows, tenantId: string, disclosureId: string, recipient: string, personIds: readonly string[], opts: { firstPart?: number; skip?: Pick<Set<string>, 'has' | 'add'> } = {},
+): number {
+  const { firstPart = 0, skip } = opts;
+  const ids = [...new Set(personIds.map((p) => p.slice(0, 255)))].sort();
+  const rcpt = recipient.slice(0, 200);
+  for (let i = 0; i < ids.length; i += SET_PART) {
+    out.sets.push({ tenant_id: tenantId, disclosure_id: disclosureId, part: firstPart + i / SET_PART, person_ids: JSON.stringify(ids.slice(i, i + SET_PART)) });
+  }
+  const day = dayOfDisclosureId(disclosureId);
+  const prefix = `${tenantId}\u0000${day}\u0000${rcpt}\u0000`;
+  for (const p of ids) {
+    const key = prefix + p;
+    if (skip?.has(key)) continue;
+    skip?.add(key);
+    out.keys.push(key);
+    out.index.push({ tenant_id: tenantId, person_id: p, day, recipient: rcpt });
+  }
+  return ids.length;
+}
+
+export const emptySubjects = (): SubjectRows => ({ sets: [], index: [], keys: [] });
+
+/** Writes the rows of `disclosureSubjects` (in the caller's transaction). */
+export async function writeDisclosureSubjects(k: Knex | Knex.Transaction, dialect: Dialect, rows: SubjectRows): Promise<void> {
+  await insertRows(k, dialect, 'disclosure_person_sets', SET_COLUMNS, rows.sets);
+  await insertRows(k, dialect, 'disclosure_index', INDEX_COLUMNS, rows.index, INDEX_KEY);
+}
+
+/**
+ * Writes disclosures: one `disclosures` row each, their persons as sets, and the index keys not yet written, in the
+ * given transaction or a new one. Used by the middleware (a batch of responses) and by the webhook dispatcher (a
+ * batch, inside its own transaction: keys written there are not remembered, as that transaction may still roll
+ * back).
  */
 export async function recordDisclosures(db: Db, rows: DisclosureRow[], trx?: Knex.Transaction): Promise<void> {
   if (!rows.length) return;
   const at = nowIso();
   const main: Record<string, unknown>[] = [];
-  const persons: { tenant_id: string; person_id: string; disclosure_id: string }[] = [];
+  const written = trx ? undefined : (writtenKeys.get(db) ?? writtenKeys.set(db, new Set()).get(db)!);
+  // This batch's keys are skipped within it and remembered only once it has committed.
+  const batch = new Set<string>();
+  const skip = written ? { has: (k: string) => batch.has(k) || written.has(k), add: (k: string) => batch.add(k) } : batch;
+  const subjects = emptySubjects();
   for (const r of rows) {
     const id = newDisclosureId();
-    const ids = [...new Set(r.personIds.map((p) => p.slice(0, 255)))];
+    const count = disclosureSubjects(subjects, r.tenantId, id, r.recipient, r.personIds, { skip });
     main.push({
       id, tenant_id: r.tenantId, at: r.at ?? at, recipient: r.recipient.slice(0, 200), channel: r.channel, route: r.route?.slice(0, 300) ?? null,
-      request_id: r.requestId?.slice(0, 64) ?? null, categories: JSON.stringify([...new Set(r.categories)].sort()), person_count: ids.length,
+      request_id: r.requestId?.slice(0, 64) ?? null, categories: JSON.stringify([...new Set(r.categories)].sort()), person_count: count,
     });
-    for (const p of ids) persons.push({ tenant_id: r.tenantId, person_id: p, disclosure_id: id });
   }
+  const remember = () => {
+    if (!written) return;
+    if (written.size + subjects.keys.length > WRITTEN_MAX) written.clear();
+    for (const k of subjects.keys) written.add(k);
+  };
   if (!trx && db.dialect === 'sqlite') {
-    // One response's disclosure on the read hot path: prepared statements in one SQLite transaction, no knex.
+    // The read hot path: prepared statements in one SQLite transaction, no knex.
     await withSqlite(db, (conn, prepare) => {
       const one = prepare(`insert into disclosures (${DISCLOSURE_COLS.join(', ')}) values (${DISCLOSURE_COLS.map(() => '?').join(', ')})`);
-      const person = prepare('insert into disclosure_persons (tenant_id, person_id, disclosure_id) values (?, ?, ?)');
+      const set = prepare('insert into disclosure_person_sets (tenant_id, disclosure_id, part, person_ids) values (?, ?, ?, ?)');
+      const key = prepare('insert into disclosure_index (tenant_id, person_id, day, recipient) values (?, ?, ?, ?) on conflict do nothing');
       conn.transaction(() => {
         for (const m of main) one.run(DISCLOSURE_COLS.map((c) => m[c]));
-        for (const p of persons) person.run(p.tenant_id, p.person_id, p.disclosure_id);
+        for (const x of subjects.sets) set.run(x.tenant_id, x.disclosure_id, x.part, x.person_ids);
+        for (const x of subjects.index) key.run(x.tenant_id, x.person_id, x.day, x.recipient);
       })();
     });
+    remember();
     return;
   }
   const write = async (k: Knex.Transaction) => {
     await insertRows(k, db.dialect, 'disclosures', DISCLOSURE_COLUMNS, main);
-    await insertRows(k, db.dialect, 'disclosure_persons', PERSON_COLUMNS, persons);
+    await writeDisclosureSubjects(k, db.dialect, subjects);
   };
   if (trx) await write(trx);
-  else await db.knex.transaction(write);
+  else {
+    await db.knex.transaction(write);
+    remember();
+  }
 }
 
 /** Pending writes per recorder, so tests (and shutdown) can wait for them. */
@@ -114,9 +171,8 @@ export interface DisclosureRecorder extends RequestHandler {
 }
 
 /**
- * Responses finishing within this window are recorded in one transaction (or as soon as BATCH_MAX are queued). A
- * transaction per response cost ~2 ms on SQLite (the commit writes one page of `disclosure_persons` per person,
- * ~100 for a OneRoster page), more than everything else the response did; batched, those pages are written once.
+ * Responses finishing within this window are recorded in one transaction (or as soon as BATCH_MAX are queued): a
+ * commit per response would cost more than the rest of the response on SQLite.
  */
 const BATCH_MS = 20;
 const BATCH_MAX = 200;
@@ -186,21 +242,67 @@ interface DisclosureDbRow {
 export async function listDisclosures(
   db: Db, tenantId: string, opts: { personId?: string; recipient?: string; since?: string; beforeId?: string; limit: number },
 ): Promise<(DisclosureDbRow & { personIds: string[] })[]> {
-  const q = db.knex('disclosures as d').where('d.tenant_id', tenantId).orderBy('d.id', 'desc').limit(opts.limit)
+  const rows = opts.personId !== undefined ? await disclosuresAbout(db, tenantId, opts.personId, opts) : await disclosureRows(db, tenantId, opts, opts.limit);
+  const persons = await personsOf(db, tenantId, rows.map((r) => r.id));
+  return rows.map((r) => ({ ...r, personIds: persons.get(r.id) ?? [] }));
+}
+
+/** The person ids of disclosures (sorted within each part), by disclosure id. */
+async function personsOf(db: Db, tenantId: string, ids: string[]): Promise<Map<string, string[]>> {
+  const persons = new Map<string, string[]>();
+  for (let i = 0; i < ids.length; i += 500) {
+    const sets = (await db.knex('disclosure_person_sets').where('tenant_id', tenantId).whereIn('disclosure_id', ids.slice(i, i + 500))
+      .select('disclosure_id', 'person_ids').orderBy(['disclosure_id', 'part'])) as { disclosure_id: string; person_ids: string }[];
+    for (const s of sets) {
+      const list = persons.get(s.disclosure_id) ?? persons.set(s.disclosure_id, []).get(s.disclosure_id)!;
+      for (const p of JSON.parse(s.person_ids) as string[]) list.push(p);
+    }
+  }
+  return persons;
+}
+
+/** The person ids of one disclosure. */
+export async function disclosurePersons(db: Db, tenantId: string, disclosureId: string): Promise<string[]> {
+  return (await personsOf(db, tenantId, [disclosureId])).get(disclosureId) ?? [];
+}
+
+type ListFilter = { recipient?: string; since?: string; beforeId?: string };
+
+function disclosureRows(db: Db, tenantId: string, opts: ListFilter, limit: number, extra?: (q: Knex.QueryBuilder) => void): Promise<DisclosureDbRow[]> {
+  const q = db.knex('disclosures as d').where('d.tenant_id', tenantId).orderBy('d.id', 'desc').limit(limit)
     .select('d.id', 'd.at', 'd.recipient', 'd.channel', 'd.route', 'd.request_id', 'd.categories', 'd.person_count');
-  if (opts.personId) q.whereIn('d.id', db.knex('disclosure_persons').select('disclosure_id').where({ tenant_id: tenantId, person_id: opts.personId }));
-  if (opts.recipient) q.where('d.recipient', opts.recipient);
+  if (opts.recipient !== undefined) q.where('d.recipient', opts.recipient);
   if (opts.since) q.where('d.at', '>=', opts.since);
   if (opts.beforeId !== undefined) q.where('d.id', '<', opts.beforeId);
-  const rows = (await q) as DisclosureDbRow[];
-  const persons = new Map<string, string[]>();
-  const ids = rows.map((r) => r.id);
-  for (let i = 0; i < ids.length; i += 500) {
-    const ps = (await db.knex('disclosure_persons').where('tenant_id', tenantId).whereIn('disclosure_id', ids.slice(i, i + 500))
-      .select('disclosure_id', 'person_id').orderBy(['disclosure_id', 'person_id'])) as { disclosure_id: string; person_id: string }[];
-    for (const p of ps) (persons.get(p.disclosure_id) ?? persons.set(p.disclosure_id, []).get(p.disclosure_id)!).push(p.person_id);
+  extra?.(q);
+  return q as unknown as Promise<DisclosureDbRow[]>;
+}
+
+/**
+ * The disclosures about one person, newest first: the days and recipients of `disclosure_index` (newest day first),
+ * then, a day at a time, those recipients' disclosures of that day whose sets hold the person. The index is keyed by
+ * the day of the disclosure id; `since` filters on `at`, so the index is read from the day before.
+ */
+async function disclosuresAbout(db: Db, tenantId: string, personId: string, opts: ListFilter & { limit: number }): Promise<DisclosureDbRow[]> {
+  const idx = db.knex('disclosure_index').where({ tenant_id: tenantId, person_id: personId.slice(0, 255) }).orderBy([{ column: 'day', order: 'desc' }, 'recipient']).select('day', 'recipient');
+  if (opts.recipient !== undefined) idx.where('recipient', opts.recipient);
+  if (opts.since) idx.where('day', '>=', dayBefore(opts.since.slice(0, 10)));
+  if (opts.beforeId !== undefined) idx.where('day', '<=', dayOfDisclosureId(opts.beforeId));
+  const days = new Map<string, string[]>();
+  for (const r of (await idx) as { day: string; recipient: string }[]) (days.get(r.day) ?? days.set(r.day, []).get(r.day)!).push(r.recipient);
+  const holds = db.dialect === 'pg'
+    ? 'exists (select 1 from disclosure_person_sets s where s.tenant_id = d.tenant_id and s.disclosure_id = d.id and s.person_ids::jsonb @> jsonb_build_array(?::text))'
+    : 'exists (select 1 from disclosure_person_sets s, json_each(s.person_ids) j where s.tenant_id = d.tenant_id and s.disclosure_id = d.id and j.value = ?)';
+  const out: DisclosureDbRow[] = [];
+  for (const [day, recipients] of days) {
+    const range = disclosureIdRange(day);
+    const got = await disclosureRows(db, tenantId, opts, opts.limit - out.length, (q) => {
+      q.whereIn('d.recipient', recipients).where('d.id', '>=', range.from).where('d.id', '<', range.to).whereRaw(holds, [personId]);
+    });
+    out.push(...got);
+    if (out.length >= opts.limit) break;
   }
-  return rows.map((r) => ({ ...r, personIds: persons.get(r.id) ?? [] }));
+  return out;
 }
 
 export function disclosureView(r: DisclosureDbRow & { personIds: string[] }) {

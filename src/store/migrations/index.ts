@@ -13,6 +13,7 @@ import * as m011 from './011_exports';
 import * as m012 from './012_dedupe';
 import * as m013 from './013_oneroster_users';
 import * as m015 from './015_partial_json_indexes';
+import * as m016 from './016_disclosure_sets';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -35,6 +36,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '012_dedupe': m012,
   '013_oneroster_users': m013,
   '015_partial_json_indexes': m015,
+  '016_disclosure_sets': m016,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

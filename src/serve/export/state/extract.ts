@@ -10,8 +10,9 @@
  *     (backpressure);
  *  4. write the schemas and the manifest (row counts, bytes, SHA-256), zip when asked, and record ONE disclosure
  *     (channel `export`, recipient = the profile's recipient, the categories that left, every student in a row).
- *     The students' ids go into `disclosure_persons` page by page under the disclosure id; the disclosure row
- *     itself is written last, so a failed export discloses nothing (its person rows are deleted).
+ *     The students' ids go into `disclosure_person_sets` (one part per page) and `disclosure_index` under the
+ *     disclosure id; the disclosure row itself is written last, so a failed export discloses nothing (its sets are
+ *     deleted; index keys it wrote stay, and name no disclosure of that day unless another one did).
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -23,7 +24,7 @@ import { findTenant } from '../../../core/config';
 import { HubError } from '../../../core/errors';
 import { silentLogger, type Logger } from '../../../core/logger';
 import { PROJECT_ROOT } from '../../../core/paths';
-import { newDisclosureId } from '../../disclosures';
+import { disclosureSubjects, emptySubjects, newDisclosureId, writeDisclosureSubjects } from '../../disclosures';
 import { FILES, PROGRAM_FLAGS, rowSchema, selectFields, SUBGROUP_FIELDS, type ExportCategory, type FieldDef, type FileDef } from './fields';
 import { findProfile, profilePath, resolveProfile, type ResolvedProfile } from './profile';
 import { plpTablesPlanSource, type PlanSource } from './plp';
@@ -194,6 +195,7 @@ export async function runStateExport(deps: ExportDeps, req: ExportRequest): Prom
   }
   const disclosureId = newDisclosureId();
   let disclosed = 0;
+  let parts = 0;
   const opened: OpenFile[] = [];
   try {
     const manifest = await withSnapshot(deps.db, async (q) => {
@@ -257,9 +259,10 @@ export async function runStateExport(deps: ExportDeps, req: ExportRequest): Prom
           for (const w of f.writers) await w.writeRows(shaped);
         }
         if (named.size) {
-          const rows = [...named].map((p) => ({ tenant_id: tenant.id, person_id: p, disclosure_id: disclosureId }));
-          for (let i = 0; i < rows.length; i += 300) await deps.db.knex('disclosure_persons').insert(rows.slice(i, i + 300));
-          disclosed += named.size;
+          const subjects = emptySubjects();
+          disclosed += disclosureSubjects(subjects, tenant.id, disclosureId, profile.recipient, [...named], { firstPart: parts });
+          parts += subjects.sets.length;
+          await writeDisclosureSubjects(deps.db.knex, deps.db.dialect, subjects);
         }
         if (persons.length < pageSize) break;
       }
@@ -299,7 +302,7 @@ export async function runStateExport(deps: ExportDeps, req: ExportRequest): Prom
   } catch (e) {
     for (const f of opened) for (const w of f.writers) w.file.destroy();
     if (zip) fs.rmSync(workDir, { recursive: true, force: true });
-    await deps.db.knex('disclosure_persons').where({ tenant_id: tenant.id, disclosure_id: disclosureId }).delete().catch(() => undefined);
+    await deps.db.knex('disclosure_person_sets').where({ tenant_id: tenant.id, disclosure_id: disclosureId }).delete().catch(() => undefined);
     throw e;
   }
 }

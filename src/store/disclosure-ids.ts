@@ -1,0 +1,43 @@
+/**
+ * Disclosure ids: `dsc_` + base-36 milliseconds (9 characters, fixed width) + a per-process counter + random bits.
+ * Sorting by id is sorting by time (within a millisecond, by order of writing in a process), so the log pages on its
+ * id and a UTC day is a range of ids. Used by the disclosure log (src/serve/disclosures.ts) and its migration.
+ */
+import { randomBytes } from 'node:crypto';
+
+const DAY_MS = 86_400_000;
+let lastMs = 0;
+let counter = 0;
+
+const stamp = (ms: number) => `dsc_${ms.toString(36).padStart(9, '0')}`;
+
+export function newDisclosureId(now = Date.now()): string {
+  if (now === lastMs) counter++;
+  else {
+    lastMs = now;
+    counter = 0;
+  }
+  return `${stamp(now)}${counter.toString(36).padStart(4, '0')}${randomBytes(5).toString('hex')}`;
+}
+
+/** The time of a disclosure id in milliseconds, or undefined for an id of another form. */
+export function disclosureIdTime(id: string): number | undefined {
+  if (!/^dsc_[0-9a-z]{9}/.test(id)) return undefined;
+  return parseInt(id.slice(4, 13), 36);
+}
+
+/** The UTC day (YYYY-MM-DD) of a disclosure id: the key of `disclosure_index`. Another form of id: today. */
+export function dayOfDisclosureId(id: string): string {
+  return new Date(disclosureIdTime(id) ?? Date.now()).toISOString().slice(0, 10);
+}
+
+/** The ids of a UTC day: `from <= id < to`. */
+export function disclosureIdRange(day: string): { from: string; to: string } {
+  const start = Date.parse(`${day}T00:00:00.000Z`);
+  return { from: stamp(start), to: stamp(start + DAY_MS) };
+}
+
+/** The day before a UTC day. */
+export function dayBefore(day: string): string {
+  return new Date(Date.parse(`${day}T00:00:00.000Z`) - DAY_MS).toISOString().slice(0, 10);
+}
