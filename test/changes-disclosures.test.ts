@@ -227,7 +227,7 @@ describeEachDb('change feed and disclosure log', (t) => {
     expect((await get('/tenants/t2/disclosures', KEY.t2)).body.data).toEqual([]);
 
     // The log cannot be written: the response still succeeds, a warn line says so without student data.
-    await db.knex.schema.dropTable('disclosure_person_sets');
+    await db.knex.schema.dropTable('disclosures');
     const ok = await get(`/tenants/t1/learners/${p0}`, KEY.reader);
     expect(ok.status).toBe(200);
     await settleDisclosures(app);

@@ -1,6 +1,6 @@
 /**
- * The disclosure log's storage (migration 016, src/serve/disclosures.ts) on SQLite and PostgreSQL: persons as sets,
- * the per-(person, day, recipient) index, listings about a person across days and recipients, index keys written
+ * The disclosure log's storage (migration 016, src/serve/disclosures.ts) on SQLite and PostgreSQL: persons as sets
+ * stored once by content, the per-(person, day, recipient) index, listings about a person across days and recipients, index keys written
  * once, never remembered from a transaction that rolled back, and the migration of the older layout.
  */
 import { describeEachDb } from './helpers/db';
@@ -89,6 +89,21 @@ describeEachDb('disclosure log storage', (t) => {
     expect(await listDisclosures(db, 'a', { personId: 'q2', recipient: 'sync-tool', limit: 10 })).toHaveLength(3);
   });
 
+  it('stores a set of persons once, whoever receives it, and keeps the order of the parts', async () => {
+    const count = async () => Number((await db.knex('disclosure_person_sets').where({ tenant_id: 'a' }).count({ n: '*' }).first())!.n);
+    const before = await count();
+    await recordDisclosures(db, [row('a', 'poller', ['s2', 's1', 's3']), row('a', 'poller', ['s1', 's2', 's3'])]);
+    await recordDisclosures(db, [row('a', 'other', ['s3', 's2', 's1'])]);
+    expect(await count()).toBe(before + 1);
+    const listed = await listDisclosures(db, 'a', { personId: 's2', limit: 10 });
+    expect(listed.map((d) => [d.recipient, d.personIds])).toEqual([['other', ['s1', 's2', 's3']], ['poller', ['s1', 's2', 's3']], ['poller', ['s1', 's2', 's3']]]);
+    // Another tenant's identical set is its own row.
+    await recordDisclosures(db, [row('b', 'poller', ['s1', 's2', 's3'])]);
+    expect(await count()).toBe(before + 1);
+    expect(Number((await db.knex('disclosure_person_sets').where({ tenant_id: 'b' }).count({ n: '*' }).first())!.n)).toBeGreaterThanOrEqual(1);
+    expect((await listDisclosures(db, 'b', { personId: 's1', limit: 10 })).map((d) => d.personIds)).toEqual([['s1', 's2', 's3']]);
+  });
+
   it('does not remember keys written in a transaction that rolled back', async () => {
     const r = row('a', 'webhook:wh_rb', ['w1']);
     await expect(db.knex.transaction(async (trx) => {
@@ -106,7 +121,10 @@ describeEachDb('disclosure log storage', (t) => {
     await recordDisclosures(db, [{ ...row('a', 'state', [...ids, ids[0], ids[1]]), channel: 'export' }]);
     const [d] = await listDisclosures(db, 'a', { recipient: 'state', limit: 1 });
     expect(Number(d.person_count)).toBe(ids.length);
-    expect(await db.knex('disclosure_person_sets').where({ tenant_id: 'a', disclosure_id: d.id }).orderBy('part').pluck('part')).toEqual([0, 1, 2]);
+    const stored = await db.knex('disclosures').where({ id: d.id }).first('set_ids');
+    const sets = JSON.parse(stored.set_ids) as string[];
+    expect(sets).toHaveLength(3);
+    expect((await db.knex('disclosure_person_sets').where({ tenant_id: 'a' }).whereIn('set_id', sets).pluck('person_ids')).map((j: string) => JSON.parse(j).length).sort((x: number, y: number) => x - y)).toEqual([500, SET_PART, SET_PART]);
     expect(await disclosurePersons(db, 'a', d.id)).toEqual(ids);
     expect((await listDisclosures(db, 'a', { personId: ids[2400], limit: 5 })).map((x) => x.id)).toEqual([d.id]);
   });

@@ -1,9 +1,9 @@
 /**
  * The disclosure log: who received which categories of student data, about whom, when (FERPA's record of
- * disclosures). One `disclosures` row per response (or webhook delivery, or export); its persons as JSON sets of up
- * to 1,000 ids in `disclosure_person_sets`; and `disclosure_index`, one row per (person, UTC day, recipient), so
- * "who received data about this child" reads a few index rows and then only those recipients' disclosures of those
- * days (migration 016 says why: ~100 rows per answer into two random B-trees was half the CPU of a served page).
+ * disclosures). One `disclosures` row per response (or webhook delivery, or export), naming its persons' sets
+ * (`set_ids`); the sets in `disclosure_person_sets` (up to 1,000 sorted ids, stored once under their SHA-256); and
+ * `disclosure_index`, one row per (person, UTC day, recipient), so "who received data about this child" reads a few
+ * index rows and then only those recipients' disclosures of those days. Migration 016 says why.
  *
  * Convention for every route that sends student data (here and in the other routers):
  *
@@ -16,6 +16,7 @@
  *
  *   GET /tenants/:t/disclosures?personId=&recipient=&since=&limit=&cursor=   (scope audit.read), newest first
  */
+import { hash } from 'node:crypto';
 import type { RequestHandler, Router } from 'express';
 import type { Knex } from 'knex';
 import type { Db, Dialect } from '../store/db';
@@ -51,102 +52,140 @@ export interface DisclosureRow extends Disclosure {
 /** Columns and their PostgreSQL types for bulk inserts (src/store/bulk.ts); DISCLOSURE_COLS for the SQLite path. */
 const DISCLOSURE_COLUMNS: ColumnTypes = {
   id: 'text', tenant_id: 'text', at: 'text', recipient: 'text', channel: 'text', route: 'text', request_id: 'text', categories: 'text', person_count: 'int',
+  set_ids: 'text',
 };
 const DISCLOSURE_COLS = Object.keys(DISCLOSURE_COLUMNS);
-const SET_COLUMNS: ColumnTypes = { tenant_id: 'text', disclosure_id: 'text', part: 'int', person_ids: 'text' };
+const SET_COLUMNS: ColumnTypes = { tenant_id: 'text', set_id: 'text', person_ids: 'text' };
+const SET_KEY = ['tenant_id', 'set_id'];
 const INDEX_COLUMNS: ColumnTypes = { tenant_id: 'text', person_id: 'text', day: 'text', recipient: 'text' };
 const INDEX_KEY = ['tenant_id', 'person_id', 'day', 'recipient'];
-/** Person ids per `disclosure_person_sets` row. */
+/** Person ids per set. */
 export const SET_PART = 1000;
 
 export { newDisclosureId };
 
 /**
- * Index keys (tenant, day, recipient, person) this process has written and seen committed, per store: a recipient
- * that pages through the same students all day (a sync tool, a dashboard) writes each key once. Another process's
- * writes are not known here; `on conflict do nothing` makes those repeats harmless. Bounded: cleared when full.
+ * What this process has written and seen committed, per store, so repeated answers write nothing but their
+ * `disclosures` row. `keys`: index keys (tenant, day, recipient, person). `sets`: sets stored (tenant, set) and sets
+ * whose every person is indexed for a (tenant, day, recipient). A recipient that pages through the same students
+ * all day (a sync tool, a dashboard) writes each set and each key once. Another process's writes are not known here;
+ * `on conflict do nothing` makes those repeats harmless. Bounded: each is cleared when full.
  */
-const writtenKeys = new WeakMap<Db, Set<string>>();
-const WRITTEN_MAX = 200_000;
+interface Written {
+  keys: Set<string>;
+  sets: Set<string>;
+}
+const writtenByDb = new WeakMap<Db, Written>();
+const WRITTEN_KEYS_MAX = 200_000;
+const WRITTEN_SETS_MAX = 20_000;
 
+/** Keys known to be written (`has`), and the keys added by the rows being built (`add`). */
+export interface SeenKeys {
+  has(key: string): boolean;
+  add(key: string): void;
+}
+
+/** Rows to write for disclosures' persons, and what to remember once they are committed. */
 export interface SubjectRows {
   sets: Record<string, unknown>[];
   index: Record<string, unknown>[];
-  /** The index keys of `index`, to remember once committed. */
   keys: string[];
+  setKeys: string[];
 }
+
+export const emptySubjects = (): SubjectRows => ({ sets: [], index: [], keys: [], setKeys: [] });
 
 /**
- * Adds to `out` the `disclosure_person_sets` rows (parts of SET_PART ids, numbered from `firstPart`) and the
- * `disclosure_index` rows of one disclosure's persons, leaving out index keys in `skip` (already written) and adding
- * the new ones to it. Returns the number of distinct persons.
+ * One disclosure's persons: adds to `out` the sets (parts of SET_PART sorted ids, named by their SHA-256) and the
+ * `disclosure_index` rows, leaving out what `seen` has (already written) and adding the new keys to it. Returns the
+ * number of distinct persons and the set ids (`disclosures.set_ids`).
  */
 export function disclosureSubjects(
-  out: SubjectRows, tenantId: string, disclosureId: string, recipient: string, personIds: readonly string[], opts: { firstPart?: number; skip?: Pick<Set<string>, 'has' | 'add'> } = {},
-): number {
-  const { firstPart = 0, skip } = opts;
-  const ids = [...new Set(personIds.map((p) => p.slice(0, 255)))].sort();
-  const rcpt = recipient.slice(0, 200);
-  for (let i = 0; i < ids.length; i += SET_PART) {
-    out.sets.push({ tenant_id: tenantId, disclosure_id: disclosureId, part: firstPart + i / SET_PART, person_ids: JSON.stringify(ids.slice(i, i + SET_PART)) });
+  out: SubjectRows, tenantId: string, disclosureId: string, recipient: string, personIds: readonly string[], seen?: SeenKeys,
+): { count: number; setIds: string[] } {
+  const ids = [...new Set(personIds.map((p) => (p.length > 255 ? p.slice(0, 255) : p)))];
+  // Pages come in id order: sort only when they do not.
+  for (let i = 1; i < ids.length; i++) {
+    if (ids[i - 1] > ids[i]) {
+      ids.sort();
+      break;
+    }
   }
+  const rcpt = recipient.slice(0, 200);
   const day = dayOfDisclosureId(disclosureId);
   const prefix = `${tenantId}\u0000${day}\u0000${rcpt}\u0000`;
-  for (const p of ids) {
-    const key = prefix + p;
-    if (skip?.has(key)) continue;
-    skip?.add(key);
-    out.keys.push(key);
-    out.index.push({ tenant_id: tenantId, person_id: p, day, recipient: rcpt });
+  const setIds: string[] = [];
+  for (let i = 0; i < ids.length; i += SET_PART) {
+    const part = ids.length > SET_PART ? ids.slice(i, i + SET_PART) : ids;
+    const json = JSON.stringify(part);
+    const setId = hash('sha256', json, 'hex').slice(0, 32);
+    setIds.push(setId);
+    const stored = `${tenantId}\u0000${setId}`;
+    if (!seen?.has(stored)) {
+      seen?.add(stored);
+      out.setKeys.push(stored);
+      out.sets.push({ tenant_id: tenantId, set_id: setId, person_ids: json });
+    }
+    const indexed = `${prefix}\u0001${setId}`;
+    if (seen?.has(indexed)) continue;
+    for (const p of part) {
+      const key = prefix + p;
+      if (seen?.has(key)) continue;
+      seen?.add(key);
+      out.keys.push(key);
+      out.index.push({ tenant_id: tenantId, person_id: p, day, recipient: rcpt });
+    }
+    seen?.add(indexed);
+    out.setKeys.push(indexed);
   }
-  return ids.length;
+  return { count: ids.length, setIds };
 }
-
-export const emptySubjects = (): SubjectRows => ({ sets: [], index: [], keys: [] });
 
 /** Writes the rows of `disclosureSubjects` (in the caller's transaction). */
 export async function writeDisclosureSubjects(k: Knex | Knex.Transaction, dialect: Dialect, rows: SubjectRows): Promise<void> {
-  await insertRows(k, dialect, 'disclosure_person_sets', SET_COLUMNS, rows.sets);
+  await insertRows(k, dialect, 'disclosure_person_sets', SET_COLUMNS, rows.sets, SET_KEY);
   await insertRows(k, dialect, 'disclosure_index', INDEX_COLUMNS, rows.index, INDEX_KEY);
 }
 
 /**
- * Writes disclosures: one `disclosures` row each, their persons as sets, and the index keys not yet written, in the
+ * Writes disclosures: one `disclosures` row each, the sets of persons and the index keys not yet written, in the
  * given transaction or a new one. Used by the middleware (a batch of responses) and by the webhook dispatcher (a
- * batch, inside its own transaction: keys written there are not remembered, as that transaction may still roll
- * back).
+ * batch, inside its own transaction: what it writes is not remembered, as that transaction may still roll back).
  */
 export async function recordDisclosures(db: Db, rows: DisclosureRow[], trx?: Knex.Transaction): Promise<void> {
   if (!rows.length) return;
   const at = nowIso();
   const main: Record<string, unknown>[] = [];
-  const written = trx ? undefined : (writtenKeys.get(db) ?? writtenKeys.set(db, new Set()).get(db)!);
+  const written = trx ? undefined : (writtenByDb.get(db) ?? writtenByDb.set(db, { keys: new Set(), sets: new Set() }).get(db)!);
   // This batch's keys are skipped within it and remembered only once it has committed.
   const batch = new Set<string>();
-  const skip = written ? { has: (k: string) => batch.has(k) || written.has(k), add: (k: string) => batch.add(k) } : batch;
+  const seen: SeenKeys = written ? { has: (k) => batch.has(k) || written.keys.has(k) || written.sets.has(k), add: (k) => batch.add(k) } : batch;
   const subjects = emptySubjects();
   for (const r of rows) {
     const id = newDisclosureId();
-    const count = disclosureSubjects(subjects, r.tenantId, id, r.recipient, r.personIds, { skip });
+    const { count, setIds } = disclosureSubjects(subjects, r.tenantId, id, r.recipient, r.personIds, seen);
     main.push({
       id, tenant_id: r.tenantId, at: r.at ?? at, recipient: r.recipient.slice(0, 200), channel: r.channel, route: r.route?.slice(0, 300) ?? null,
       request_id: r.requestId?.slice(0, 64) ?? null, categories: JSON.stringify([...new Set(r.categories)].sort()), person_count: count,
+      set_ids: JSON.stringify(setIds),
     });
   }
   const remember = () => {
     if (!written) return;
-    if (written.size + subjects.keys.length > WRITTEN_MAX) written.clear();
-    for (const k of subjects.keys) written.add(k);
+    if (written.keys.size + subjects.keys.length > WRITTEN_KEYS_MAX) written.keys.clear();
+    for (const k of subjects.keys) written.keys.add(k);
+    if (written.sets.size + subjects.setKeys.length > WRITTEN_SETS_MAX) written.sets.clear();
+    for (const k of subjects.setKeys) written.sets.add(k);
   };
   if (!trx && db.dialect === 'sqlite') {
     // The read hot path: prepared statements in one SQLite transaction, no knex.
     await withSqlite(db, (conn, prepare) => {
       const one = prepare(`insert into disclosures (${DISCLOSURE_COLS.join(', ')}) values (${DISCLOSURE_COLS.map(() => '?').join(', ')})`);
-      const set = prepare('insert into disclosure_person_sets (tenant_id, disclosure_id, part, person_ids) values (?, ?, ?, ?)');
+      const set = prepare('insert into disclosure_person_sets (tenant_id, set_id, person_ids) values (?, ?, ?) on conflict do nothing');
       const key = prepare('insert into disclosure_index (tenant_id, person_id, day, recipient) values (?, ?, ?, ?) on conflict do nothing');
       conn.transaction(() => {
         for (const m of main) one.run(DISCLOSURE_COLS.map((c) => m[c]));
-        for (const x of subjects.sets) set.run(x.tenant_id, x.disclosure_id, x.part, x.person_ids);
+        for (const x of subjects.sets) set.run(x.tenant_id, x.set_id, x.person_ids);
         for (const x of subjects.index) key.run(x.tenant_id, x.person_id, x.day, x.recipient);
       })();
     });
@@ -236,41 +275,50 @@ interface DisclosureDbRow {
   request_id: string | null;
   categories: string;
   person_count: number | string;
+  set_ids: string | null;
 }
+
+/** A disclosure as listed: its persons instead of their sets' ids. */
+export type ListedDisclosure = Omit<DisclosureDbRow, 'set_ids'> & { personIds: string[] };
 
 /** The disclosures of a tenant, newest first, with their person ids (for `hub disclosures` and the API). */
 export async function listDisclosures(
   db: Db, tenantId: string, opts: { personId?: string; recipient?: string; since?: string; beforeId?: string; limit: number },
-): Promise<(DisclosureDbRow & { personIds: string[] })[]> {
+): Promise<ListedDisclosure[]> {
   const rows = opts.personId !== undefined ? await disclosuresAbout(db, tenantId, opts.personId, opts) : await disclosureRows(db, tenantId, opts, opts.limit);
-  const persons = await personsOf(db, tenantId, rows.map((r) => r.id));
-  return rows.map((r) => ({ ...r, personIds: persons.get(r.id) ?? [] }));
+  const persons = await personsOf(db, tenantId, rows);
+  return rows.map(({ set_ids: _sets, ...r }) => ({ ...r, personIds: persons.get(r.id) ?? [] }));
 }
 
-/** The person ids of disclosures (sorted within each part), by disclosure id. */
-async function personsOf(db: Db, tenantId: string, ids: string[]): Promise<Map<string, string[]>> {
-  const persons = new Map<string, string[]>();
-  for (let i = 0; i < ids.length; i += 500) {
-    const sets = (await db.knex('disclosure_person_sets').where('tenant_id', tenantId).whereIn('disclosure_id', ids.slice(i, i + 500))
-      .select('disclosure_id', 'person_ids').orderBy(['disclosure_id', 'part'])) as { disclosure_id: string; person_ids: string }[];
-    for (const s of sets) {
-      const list = persons.get(s.disclosure_id) ?? persons.set(s.disclosure_id, []).get(s.disclosure_id)!;
-      for (const p of JSON.parse(s.person_ids) as string[]) list.push(p);
-    }
+/** The person ids of disclosures (their sets in order), by disclosure id. */
+async function personsOf(db: Db, tenantId: string, rows: { id: string; set_ids: string | null }[]): Promise<Map<string, string[]>> {
+  const setsOf = new Map(rows.map((r) => [r.id, r.set_ids ? (JSON.parse(r.set_ids) as string[]) : []]));
+  const wanted = [...new Set([...setsOf.values()].flat())];
+  const sets = new Map<string, string[]>();
+  for (let i = 0; i < wanted.length; i += 500) {
+    const got = (await db.knex('disclosure_person_sets').where('tenant_id', tenantId).whereIn('set_id', wanted.slice(i, i + 500)).select('set_id', 'person_ids')) as { set_id: string; person_ids: string }[];
+    for (const s of got) sets.set(s.set_id, JSON.parse(s.person_ids) as string[]);
   }
-  return persons;
+  const out = new Map<string, string[]>();
+  for (const [id, ids] of setsOf) {
+    const list: string[] = [];
+    for (const s of ids) for (const p of sets.get(s) ?? []) list.push(p);
+    out.set(id, list);
+  }
+  return out;
 }
 
 /** The person ids of one disclosure. */
 export async function disclosurePersons(db: Db, tenantId: string, disclosureId: string): Promise<string[]> {
-  return (await personsOf(db, tenantId, [disclosureId])).get(disclosureId) ?? [];
+  const rows = (await db.knex('disclosures').where({ tenant_id: tenantId, id: disclosureId }).select('id', 'set_ids')) as { id: string; set_ids: string | null }[];
+  return (await personsOf(db, tenantId, rows)).get(disclosureId) ?? [];
 }
 
 type ListFilter = { recipient?: string; since?: string; beforeId?: string };
 
 function disclosureRows(db: Db, tenantId: string, opts: ListFilter, limit: number, extra?: (q: Knex.QueryBuilder) => void): Promise<DisclosureDbRow[]> {
   const q = db.knex('disclosures as d').where('d.tenant_id', tenantId).orderBy('d.id', 'desc').limit(limit)
-    .select('d.id', 'd.at', 'd.recipient', 'd.channel', 'd.route', 'd.request_id', 'd.categories', 'd.person_count');
+    .select('d.id', 'd.at', 'd.recipient', 'd.channel', 'd.route', 'd.request_id', 'd.categories', 'd.person_count', 'd.set_ids');
   if (opts.recipient !== undefined) q.where('d.recipient', opts.recipient);
   if (opts.since) q.where('d.at', '>=', opts.since);
   if (opts.beforeId !== undefined) q.where('d.id', '<', opts.beforeId);
@@ -291,8 +339,9 @@ async function disclosuresAbout(db: Db, tenantId: string, personId: string, opts
   const days = new Map<string, string[]>();
   for (const r of (await idx) as { day: string; recipient: string }[]) (days.get(r.day) ?? days.set(r.day, []).get(r.day)!).push(r.recipient);
   const holds = db.dialect === 'pg'
-    ? 'exists (select 1 from disclosure_person_sets s where s.tenant_id = d.tenant_id and s.disclosure_id = d.id and s.person_ids::jsonb @> jsonb_build_array(?::text))'
-    : 'exists (select 1 from disclosure_person_sets s, json_each(s.person_ids) j where s.tenant_id = d.tenant_id and s.disclosure_id = d.id and j.value = ?)';
+    ? `exists (select 1 from json_array_elements_text(d.set_ids::json) h(v) join disclosure_person_sets s on s.tenant_id = d.tenant_id and s.set_id = h.v
+        where s.person_ids::jsonb @> jsonb_build_array(?::text))`
+    : 'exists (select 1 from json_each(d.set_ids) h, disclosure_person_sets s, json_each(s.person_ids) j where s.tenant_id = d.tenant_id and s.set_id = h.value and j.value = ?)';
   const out: DisclosureDbRow[] = [];
   for (const [day, recipients] of days) {
     const range = disclosureIdRange(day);
@@ -305,7 +354,7 @@ async function disclosuresAbout(db: Db, tenantId: string, personId: string, opts
   return out;
 }
 
-export function disclosureView(r: DisclosureDbRow & { personIds: string[] }) {
+export function disclosureView(r: ListedDisclosure) {
   return {
     id: r.id, at: r.at, recipient: r.recipient, channel: r.channel, route: r.route ?? null, requestId: r.request_id ?? null,
     categories: JSON.parse(r.categories) as string[], personCount: Number(r.person_count), personIds: r.personIds,

@@ -10,9 +10,10 @@
  *     (backpressure);
  *  4. write the schemas and the manifest (row counts, bytes, SHA-256), zip when asked, and record ONE disclosure
  *     (channel `export`, recipient = the profile's recipient, the categories that left, every student in a row).
- *     The students' ids go into `disclosure_person_sets` (one part per page) and `disclosure_index` under the
- *     disclosure id; the disclosure row itself is written last, so a failed export discloses nothing (its sets are
- *     deleted; index keys it wrote stay, and name no disclosure of that day unless another one did).
+ *     The students' ids go into `disclosure_person_sets` (a set per page) and `disclosure_index` page by page; the
+ *     disclosure row, which names the sets, is written last, so a failed export discloses nothing (sets and index
+ *     keys it wrote stay: sets are shared by content, and an index key only leads to disclosures that hold the
+ *     person).
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -195,7 +196,7 @@ export async function runStateExport(deps: ExportDeps, req: ExportRequest): Prom
   }
   const disclosureId = newDisclosureId();
   let disclosed = 0;
-  let parts = 0;
+  const setIds: string[] = [];
   const opened: OpenFile[] = [];
   try {
     const manifest = await withSnapshot(deps.db, async (q) => {
@@ -260,8 +261,9 @@ export async function runStateExport(deps: ExportDeps, req: ExportRequest): Prom
         }
         if (named.size) {
           const subjects = emptySubjects();
-          disclosed += disclosureSubjects(subjects, tenant.id, disclosureId, profile.recipient, [...named], { firstPart: parts });
-          parts += subjects.sets.length;
+          const { count, setIds: pageSets } = disclosureSubjects(subjects, tenant.id, disclosureId, profile.recipient, [...named]);
+          disclosed += count;
+          setIds.push(...pageSets);
           await writeDisclosureSubjects(deps.db.knex, deps.db.dialect, subjects);
         }
         if (persons.length < pageSize) break;
@@ -295,14 +297,13 @@ export async function runStateExport(deps: ExportDeps, req: ExportRequest): Prom
     await deps.db.knex('disclosures').insert({
       id: disclosureId, tenant_id: tenant.id, at: new Date().toISOString(), recipient: profile.recipient.slice(0, 200), channel: 'export',
       route: `export:state/${profile.name}/${req.schoolYear}`.slice(0, 300), request_id: exportId.slice(0, 64),
-      categories: JSON.stringify(manifest.disclosure.categories), person_count: disclosed,
+      categories: JSON.stringify(manifest.disclosure.categories), person_count: disclosed, set_ids: JSON.stringify(setIds),
     });
     log.info({ tenant: tenant.id, profile: profile.name, exportId, files: manifest.files.length, persons: disclosed }, 'state export written');
     return manifest;
   } catch (e) {
     for (const f of opened) for (const w of f.writers) w.file.destroy();
     if (zip) fs.rmSync(workDir, { recursive: true, force: true });
-    await deps.db.knex('disclosure_person_sets').where({ tenant_id: tenant.id, disclosure_id: disclosureId }).delete().catch(() => undefined);
     throw e;
   }
 }
