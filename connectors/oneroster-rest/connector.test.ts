@@ -651,8 +651,12 @@ describe('rate limit', () => {
       const run = pages('users', { ...S12, requestsPerSecond: 2 }, readCtx('full'));
       await tick(490);
       expect(at).toEqual([0]);
-      await tick(510);
-      expect(at).toEqual([0, 500, 1000]);
+      // The next requests wait for their slot (500 ms apart) and for the mocked responses' real I/O, which a loaded
+      // machine may deliver a few fake-clock ticks late: advance until they have started, then check the spacing.
+      for (let i = 0; i < 300 && at.length < 3; i++) await tick(10);
+      expect(at).toHaveLength(3);
+      expect(at[1]).toBeGreaterThanOrEqual(500);
+      expect(at[2] - at[1]).toBeGreaterThanOrEqual(500);
       expect(records(await run)).toHaveLength(3);
       // No one-second window holds more than two request starts.
       for (const t of at) expect(at.filter((x) => x >= t && x < t + 1000).length).toBeLessThanOrEqual(2);
