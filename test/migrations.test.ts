@@ -1,9 +1,12 @@
 /** Storage layout migrations: rebuilt tables keep every row and every index; partial indexes are still used. */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { describeEachDb, supportedDbs } from './helpers/db';
 import { PARTIAL_JSON_INDEXES } from '../src/store/migrations/015_partial_json_indexes';
 import { jsonFieldSql } from '../src/store/json-sql';
 import * as m010 from '../src/store/migrations/010_sqlite_rowid';
-import { sqliteCacheKb, type Db } from '../src/store/db';
+import { migrate, openDb, sqliteCacheKb, sqlitePageSize, type Db } from '../src/store/db';
 
 const sqlite = supportedDbs().find((d) => d.name === 'sqlite')!;
 
@@ -50,6 +53,34 @@ describe('SQLite page cache setting', () => {
     expect(sqliteCacheKb('64')).toBe(64 * 1024);
     expect(() => sqliteCacheKb('lots')).toThrow(/HUB_SQLITE_CACHE_MB/);
     expect(() => sqliteCacheKb('1')).toThrow(/between 2 and 4096/);
+  });
+});
+
+describe('SQLite page size of a new store', () => {
+  it('is 16 KB by default, takes HUB_SQLITE_PAGE_KB for a new file, keeps an existing file\'s, and refuses nonsense', async () => {
+    expect(sqlitePageSize(undefined)).toBe(16384);
+    expect(sqlitePageSize('4')).toBe(4096);
+    expect(() => sqlitePageSize('12')).toThrow(/HUB_SQLITE_PAGE_KB must be 4, 8, 16, 32 or 64/);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hub-pagesize-'));
+    const pageSize = async (file: string) => {
+      const db = await openDb({ url: path.join(dir, file) });
+      try {
+        await migrate(db);
+        return Number(((await db.knex.raw('pragma page_size')) as { page_size: number }[])[0].page_size);
+      } finally {
+        await db.close();
+      }
+    };
+    try {
+      expect(await pageSize('default.sqlite')).toBe(16384);
+      process.env.HUB_SQLITE_PAGE_KB = '8';
+      expect(await pageSize('eight.sqlite')).toBe(8192);
+      // An existing store keeps the size it was made with.
+      expect(await pageSize('default.sqlite')).toBe(16384);
+    } finally {
+      delete process.env.HUB_SQLITE_PAGE_KB;
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
