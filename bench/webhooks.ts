@@ -30,6 +30,8 @@ const opt = (name: string, def?: string) => {
 };
 
 function receiverChild(): void {
+  // The parent may die (a database it cannot reach, say): do not outlive it and hold its terminal.
+  process.on('disconnect', () => process.exit(0));
   let count = 0;
   const ids = new Set<string>();
   const server = http.createServer((req, res) => {
