@@ -34,6 +34,25 @@ describeEachDb('connector runtime', (t) => {
   const source = (streams: Record<string, SourceRecord[][]>, mode: 'full' | 'incremental' = 'full', name = 'main') =>
     FAKE_SOURCES.set(name, { streams: Object.fromEntries(Object.entries(streams).map(([s, pages]) => [s, { mode, pages: pages.map((records) => ({ records })) }])) });
 
+  it('refreshes the planner statistics of the ingest tables after a large load (both databases)', async () => {
+    // Without statistics on freshly loaded tables, both planners looked landing rows up through the wrong index
+    // (PostgreSQL: 12 ms an update, a 10k-student sync 26 s instead of 10 s).
+    const analyzed = async () => {
+      if (db.dialect === 'sqlite') {
+        if (!((await db.knex.raw(`select name from sqlite_master where name = 'sqlite_stat1'`)) as unknown[]).length) return false;
+        return ((await db.knex.raw(`select tbl from sqlite_stat1 where tbl = 'source_records'`)) as unknown[]).length > 0;
+      }
+      const r = await db.knex.raw(`select last_analyze from pg_stat_user_tables where schemaname = current_schema() and relname = 'source_records'`);
+      return (r.rows as { last_analyze: unknown }[])[0]?.last_analyze != null;
+    };
+    source({ people: [people(300)] });
+    await runSync(deps, { tenantId: 't1', connectorId: 'src' });
+    expect(await analyzed()).toBe(false); // a small load leaves the statistics alone
+    source({ people: [people(300), people(600, 300), people(600, 900)] });
+    expect((await runSync(deps, { tenantId: 't1', connectorId: 'src' })).status).toBe('succeeded');
+    expect(await analyzed()).toBe(true);
+  });
+
   it('inserts, then counts an identical re-run as unchanged without new changes', async () => {
     source({ orgs: [[org('d1'), org('s1', 'School', 'd1')]], people: [people(5), people(5, 5)] });
     const first = await runSync(deps, { tenantId: 't1', connectorId: 'src' });

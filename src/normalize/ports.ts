@@ -8,6 +8,7 @@ import type { Knex } from 'knex';
 import type BetterSqlite3 from 'better-sqlite3';
 import type { Dialect } from '../store/db';
 import { prepared } from '../store/statements';
+import { insertRows, type ColumnTypes } from '../store/bulk';
 
 export interface ExistingSource {
   unifiedId: string;
@@ -213,6 +214,23 @@ function chunks<T>(xs: T[], n = PG_CHUNK): T[][] {
   return out;
 }
 
+/**
+ * PostgreSQL writes go through `insertRows` (src/store/bulk.ts): one JSON parameter per 5,000 rows, expanded by
+ * `json_to_recordset`, instead of knex multi-row VALUES with a parameter per cell. Every column of the row types.
+ */
+const PG_SOURCE_TYPES: ColumnTypes = {
+  tenant_id: 'text', connector_id: 'text', entity_type: 'text', source_id: 'text', unified_id: 'text', hash: 'text', raw: 'text', location: 'text',
+  first_seen_at: 'text', last_seen_at: 'text', last_run_id: 'text', deleted_at: 'text', data: 'text', refs: 'text', match_state: 'text', match_rule: 'text',
+  match_score: 'real',
+};
+const PG_RECORD_TYPES: ColumnTypes = {
+  tenant_id: 'text', entity_type: 'text', id: 'text', data: 'text', created_seq: 'bigint', updated_seq: 'bigint', created_at: 'text', updated_at: 'text',
+  deleted_at: 'text', provenance: 'text',
+};
+const PG_CHANGE_TYPES: ColumnTypes = {
+  tenant_id: 'text', seq: 'bigint', entity_type: 'text', entity_id: 'text', op: 'text', at: 'text', run_id: 'text', cause: 'text', diff: 'text',
+};
+
 class PgIngestTx implements IngestTx {
   constructor(readonly knex: Knex.Transaction) {}
 
@@ -251,12 +269,8 @@ class PgIngestTx implements IngestTx {
   }
 
   async upsertSources(rows: SourceRow[]) {
-    for (const part of chunks(rows)) {
-      await this.knex('source_records')
-        .insert(part)
-        .onConflict(['tenant_id', 'connector_id', 'entity_type', 'source_id'])
-        .merge(['unified_id', 'hash', 'raw', 'location', 'last_seen_at', 'last_run_id', 'deleted_at', 'data', 'refs']);
-    }
+    await insertRows(this.knex, 'pg', 'source_records', PG_SOURCE_TYPES, rows as unknown as Record<string, unknown>[], ['tenant_id', 'connector_id', 'entity_type', 'source_id'],
+      ['unified_id', 'hash', 'raw', 'location', 'last_seen_at', 'last_run_id', 'deleted_at', 'data', 'refs']);
   }
 
   async touchSources(tenantId: string, connectorId: string, type: string, sourceIds: string[], runId: string, at: string) {
@@ -269,16 +283,12 @@ class PgIngestTx implements IngestTx {
   }
 
   async upsertRecords(rows: RecordRow[]) {
-    for (const part of chunks(rows)) {
-      await this.knex('records')
-        .insert(part)
-        .onConflict(['tenant_id', 'entity_type', 'id'])
-        .merge(['data', 'updated_seq', 'updated_at', 'deleted_at', 'provenance']);
-    }
+    await insertRows(this.knex, 'pg', 'records', PG_RECORD_TYPES, rows as unknown as Record<string, unknown>[], ['tenant_id', 'entity_type', 'id'],
+      ['data', 'updated_seq', 'updated_at', 'deleted_at', 'provenance']);
   }
 
   async insertChanges(rows: ChangeRow[]) {
-    for (const part of chunks(rows)) await this.knex('change_log').insert(part);
+    await insertRows(this.knex, 'pg', 'change_log', PG_CHANGE_TYPES, rows as unknown as Record<string, unknown>[]);
   }
 
   async markDeleted(tenantId: string, type: string, id: string, seq: number, at: string) {

@@ -5,13 +5,13 @@
  * statement of thousands of parameters each time). On SQLite (in-process) the rows go as knex multi-row inserts
  * of 100 to 500 rows (about 1,000 bound values; knex writes them as a compound SELECT, capped at 500 terms).
  *
- * Column types are PostgreSQL's (`text`, `int`, `bigint`, `boolean`); a text value lands in a varchar column
+ * Column types are PostgreSQL's (`text`, `int`, `bigint`, `boolean`, `real`); a text value lands in a varchar column
  * through the usual assignment cast, so a value longer than the column is refused as with a plain insert.
  */
 import type { Knex } from 'knex';
 import type { Dialect } from './db';
 
-export type ColumnTypes = Record<string, 'text' | 'int' | 'bigint' | 'boolean'>;
+export type ColumnTypes = Record<string, 'text' | 'int' | 'bigint' | 'boolean' | 'real'>;
 
 const PG_CHUNK = 5000;
 const IDENT = /^[a-z_][a-z0-9_]*$/;
@@ -29,16 +29,18 @@ export function pgRecordset(types: ColumnTypes, alias = 'x'): string {
 }
 
 /**
- * Inserts `rows` (each with exactly the keys of `types`) into `table`; with `ignoreConflictOn`, a row whose key
- * exists already is skipped (`on conflict (...) do nothing`).
+ * Inserts `rows` (each with the keys of `types`; a missing key is NULL) into `table`. With `conflictOn`, a row whose
+ * key exists already is skipped (`on conflict (...) do nothing`), or, with `merge`, updates those columns of the
+ * existing row from the new one (`do update set c = excluded.c`).
  */
 export async function insertRows(
-  k: Knex | Knex.Transaction, dialect: Dialect, table: string, types: ColumnTypes, rows: Record<string, unknown>[], ignoreConflictOn?: string[],
+  k: Knex | Knex.Transaction, dialect: Dialect, table: string, types: ColumnTypes, rows: Record<string, unknown>[], conflictOn?: string[], merge?: string[],
 ): Promise<void> {
   if (!rows.length) return;
   if (dialect === 'pg') {
     const cols = Object.keys(types).map(ident).join(', ');
-    const conflict = ignoreConflictOn ? ` on conflict (${ignoreConflictOn.map(ident).join(', ')}) do nothing` : '';
+    const action = merge?.length ? `do update set ${merge.map((c) => `${ident(c)} = excluded.${ident(c)}`).join(', ')}` : 'do nothing';
+    const conflict = conflictOn ? ` on conflict (${conflictOn.map(ident).join(', ')}) ${action}` : '';
     const sql = `insert into ${ident(table)} (${cols}) select ${cols} from ${pgRecordset(types)}${conflict}`;
     for (let i = 0; i < rows.length; i += PG_CHUNK) await k.raw(sql, [JSON.stringify(rows.slice(i, i + PG_CHUNK))]);
     return;
@@ -46,6 +48,6 @@ export async function insertRows(
   const chunk = Math.min(500, Math.max(100, Math.floor(1000 / Object.keys(types).length)));
   for (let i = 0; i < rows.length; i += chunk) {
     const q = k(table).insert(rows.slice(i, i + chunk));
-    await (ignoreConflictOn ? q.onConflict(ignoreConflictOn).ignore() : q);
+    await (conflictOn ? (merge?.length ? q.onConflict(conflictOn).merge(merge) : q.onConflict(conflictOn).ignore()) : q);
   }
 }
