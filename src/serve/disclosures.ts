@@ -76,7 +76,8 @@ interface Written {
   sets: Set<string>;
 }
 const writtenByDb = new WeakMap<Db, Written>();
-const WRITTEN_KEYS_MAX = 200_000;
+// ~140 bytes a key: at most ~7 MB of a serving process; whole sets (below) cover the repeated pages.
+const WRITTEN_KEYS_MAX = 50_000;
 const WRITTEN_SETS_MAX = 20_000;
 
 /** Keys known to be written (`has`), and the keys added by the rows being built (`add`). */
