@@ -4,8 +4,8 @@
  * once, never remembered from a transaction that rolled back, and the migration of the older layout.
  */
 import { describeEachDb } from './helpers/db';
-import { disclosurePersons, listDisclosures, recordDisclosures, SET_PART, type DisclosureRow } from '../src/serve/disclosures';
-import { dayOfDisclosureId } from '../src/store/disclosure-ids';
+import { disclosurePersons, listDisclosures, recordDisclosures, type DisclosureRow } from '../src/serve/disclosures';
+import { dayOfDisclosureId, DISCLOSURE_SET_MAX } from '../src/store/disclosure-ids';
 import * as m016 from '../src/store/migrations/016_disclosure_sets';
 import type { Db } from '../src/store/db';
 
@@ -117,14 +117,14 @@ describeEachDb('disclosure log storage', (t) => {
   });
 
   it('keeps a large disclosure in parts, and counts distinct persons', async () => {
-    const ids = Array.from({ length: 2 * SET_PART + 500 }, (_, i) => `big${String(i).padStart(5, '0')}`);
+    const ids = Array.from({ length: 2 * DISCLOSURE_SET_MAX + 500 }, (_, i) => `big${String(i).padStart(5, '0')}`);
     await recordDisclosures(db, [{ ...row('a', 'state', [...ids, ids[0], ids[1]]), channel: 'export' }]);
     const [d] = await listDisclosures(db, 'a', { recipient: 'state', limit: 1 });
     expect(Number(d.person_count)).toBe(ids.length);
     const stored = await db.knex('disclosures').where({ id: d.id }).first('set_ids');
     const sets = JSON.parse(stored.set_ids) as string[];
     expect(sets).toHaveLength(3);
-    expect((await db.knex('disclosure_person_sets').where({ tenant_id: 'a' }).whereIn('set_id', sets).pluck('person_ids')).map((j: string) => JSON.parse(j).length).sort((x: number, y: number) => x - y)).toEqual([500, SET_PART, SET_PART]);
+    expect((await db.knex('disclosure_person_sets').where({ tenant_id: 'a' }).whereIn('set_id', sets).pluck('person_ids')).map((j: string) => JSON.parse(j).length).sort((x: number, y: number) => x - y)).toEqual([500, DISCLOSURE_SET_MAX, DISCLOSURE_SET_MAX]);
     expect(await disclosurePersons(db, 'a', d.id)).toEqual(ids);
     expect((await listDisclosures(db, 'a', { personId: ids[2400], limit: 5 })).map((x) => x.id)).toEqual([d.id]);
   });

@@ -16,11 +16,10 @@
  *
  *   GET /tenants/:t/disclosures?personId=&recipient=&since=&limit=&cursor=   (scope audit.read), newest first
  */
-import { hash } from 'node:crypto';
 import type { RequestHandler, Router } from 'express';
 import type { Knex } from 'knex';
 import type { Db, Dialect } from '../store/db';
-import { dayBefore, dayOfDisclosureId, disclosureIdRange, newDisclosureId } from '../store/disclosure-ids';
+import { dayBefore, dayOfDisclosureId, disclosureIdRange, DISCLOSURE_SET_MAX, disclosureSetId, newDisclosureId } from '../store/disclosure-ids';
 import { withSqlite } from '../store/statements';
 import { insertRows, type ColumnTypes } from '../store/bulk';
 import type { Logger } from '../core/logger';
@@ -59,8 +58,6 @@ const SET_COLUMNS: ColumnTypes = { tenant_id: 'text', set_id: 'text', person_ids
 const SET_KEY = ['tenant_id', 'set_id'];
 const INDEX_COLUMNS: ColumnTypes = { tenant_id: 'text', person_id: 'text', day: 'text', recipient: 'text' };
 const INDEX_KEY = ['tenant_id', 'person_id', 'day', 'recipient'];
-/** Person ids per set. */
-export const SET_PART = 1000;
 
 export { newDisclosureId };
 
@@ -97,7 +94,7 @@ export interface SubjectRows {
 export const emptySubjects = (): SubjectRows => ({ sets: [], index: [], keys: [], setKeys: [] });
 
 /**
- * One disclosure's persons: adds to `out` the sets (parts of SET_PART sorted ids, named by their SHA-256) and the
+ * One disclosure's persons: adds to `out` the sets (parts of DISCLOSURE_SET_MAX sorted ids, named by their SHA-256) and the
  * `disclosure_index` rows, leaving out what `seen` has (already written) and adding the new keys to it. Returns the
  * number of distinct persons and the set ids (`disclosures.set_ids`).
  */
@@ -116,10 +113,10 @@ export function disclosureSubjects(
   const day = dayOfDisclosureId(disclosureId);
   const prefix = `${tenantId}\u0000${day}\u0000${rcpt}\u0000`;
   const setIds: string[] = [];
-  for (let i = 0; i < ids.length; i += SET_PART) {
-    const part = ids.length > SET_PART ? ids.slice(i, i + SET_PART) : ids;
+  for (let i = 0; i < ids.length; i += DISCLOSURE_SET_MAX) {
+    const part = ids.length > DISCLOSURE_SET_MAX ? ids.slice(i, i + DISCLOSURE_SET_MAX) : ids;
     const json = JSON.stringify(part);
-    const setId = hash('sha256', json, 'hex').slice(0, 32);
+    const setId = disclosureSetId(json);
     setIds.push(setId);
     const stored = `${tenantId}\u0000${setId}`;
     if (!seen?.has(stored)) {

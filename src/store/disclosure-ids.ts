@@ -1,10 +1,10 @@
 /**
- * Disclosure ids: `dsc_` + base-36 milliseconds (9 characters, fixed width) + a per-process counter + this process's
+ * Keys of the disclosure log. Disclosure ids: `dsc_` + base-36 milliseconds (9 characters, fixed width) + a per-process counter + this process's
  * random token + six random characters (33 characters). Sorting by id is sorting by time (within a millisecond, by
  * order of writing in a process), so the log pages on its id and a UTC day is a range of ids. Used by the disclosure
- * log (src/serve/disclosures.ts) and its migration.
+ * log (src/serve/disclosures.ts) and its migration. Sets of persons are keyed by their content (`disclosureSetId`).
  */
-import { randomBytes } from 'node:crypto';
+import { hash, randomBytes } from 'node:crypto';
 
 const DAY_MS = 86_400_000;
 let lastMs = 0;
@@ -43,6 +43,14 @@ export function dayOfDisclosureId(id: string): string {
 export function disclosureIdRange(day: string): { from: string; to: string } {
   const start = Date.parse(`${day}T00:00:00.000Z`);
   return { from: stamp(start), to: stamp(start + DAY_MS) };
+}
+
+/** Person ids per set of persons (`disclosure_person_sets`). */
+export const DISCLOSURE_SET_MAX = 1000;
+
+/** The key of a set of persons: its JSON text's SHA-256, first 32 hex digits (the writer and migration 016 agree). */
+export function disclosureSetId(personIdsJson: string): string {
+  return hash('sha256', personIdsJson, 'hex').slice(0, 32);
 }
 
 /** The day before a UTC day. */

@@ -9,9 +9,13 @@ import type { Knex } from 'knex';
  * instead of a rowid table plus a separate key index — one B-tree less to write per record on the ingest path.
  * That pays only for small rows: migration 010 turns the wide `source_records` and `records` back into rowid tables.
  */
+/** Whether a migration runs on SQLite (else PostgreSQL). */
+export function isSqliteKnex(knex: Knex): boolean {
+  return /sqlite/.test(String(knex.client.config.client));
+}
+
 export async function createKeyedTable(knex: Knex, name: string, build: (t: Knex.CreateTableBuilder) => void): Promise<void> {
-  const isSqlite = /sqlite/.test(String(knex.client.config.client));
-  if (!isSqlite) {
+  if (!isSqliteKnex(knex)) {
     await knex.schema.createTable(name, build);
     return;
   }

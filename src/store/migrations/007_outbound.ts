@@ -126,7 +126,14 @@ export async function up(knex: Knex): Promise<void> {
     t.index(['tenant_id', 'recipient', 'id']);
   });
 
-  // Who received data about this child: one row per (person, disclosure), keyed for that question.
+  await createDisclosurePersons(knex);
+}
+
+/**
+ * Who received data about this child: one row per (person, disclosure), keyed for that question. Replaced by
+ * migration 016 (sets and a daily index), whose `down` brings it back.
+ */
+export async function createDisclosurePersons(knex: Knex): Promise<void> {
   await createKeyedTable(knex, 'disclosure_persons', (t) => {
     t.string('tenant_id', 63).notNullable();
     t.string('person_id', 255).notNullable();

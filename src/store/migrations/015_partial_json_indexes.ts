@@ -5,11 +5,12 @@
  * Measured on a 10k-student SIS load: the five indexes doubled the cost of the `records` inserts.
  *
  * Every query that uses them compares the expression with `=` or `IN`, which implies `is not null`, so both
- * planners still pick them (SQLite: verified with EXPLAIN QUERY PLAN in test/store-indexes.test.ts).
+ * planners still pick them (SQLite: verified with EXPLAIN QUERY PLAN in test/migrations.test.ts).
  * The index names do not change.
  */
 import type { Knex } from 'knex';
 import { jsonFieldSql } from '../json-sql';
+import { isSqliteKnex } from './001_foundation';
 
 export const PARTIAL_JSON_INDEXES: readonly { name: string; field: string }[] = [
   { name: 'records_json_personid', field: 'personId' },
@@ -19,10 +20,8 @@ export const PARTIAL_JSON_INDEXES: readonly { name: string; field: string }[] = 
   { name: 'records_json_course_id', field: 'courseId' },
 ];
 
-const dialectOf = (knex: Knex) => (/sqlite/.test(String(knex.client.config.client)) ? 'sqlite' : 'pg');
-
 async function recreate(knex: Knex, partial: boolean): Promise<void> {
-  const dialect = dialectOf(knex);
+  const dialect = isSqliteKnex(knex) ? 'sqlite' : 'pg';
   for (const { name, field } of PARTIAL_JSON_INDEXES) {
     const expr = jsonFieldSql(dialect, field);
     await knex.raw(`drop index if exists ${name}`);

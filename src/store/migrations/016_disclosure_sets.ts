@@ -18,12 +18,10 @@
  *
  * Existing rows move over, a disclosure at a time.
  */
-import { hash } from 'node:crypto';
 import type { Knex } from 'knex';
-import { dayOfDisclosureId } from '../disclosure-ids';
+import { dayOfDisclosureId, DISCLOSURE_SET_MAX, disclosureSetId } from '../disclosure-ids';
 import { createKeyedTable } from './001_foundation';
-
-const PART = 1000;
+import { createDisclosurePersons } from './007_outbound';
 
 export async function up(knex: Knex): Promise<void> {
   await createKeyedTable(knex, 'disclosure_person_sets', (t) => {
@@ -52,9 +50,9 @@ export async function up(knex: Knex): Promise<void> {
     for (const d of ds) {
       const ids = (await knex('disclosure_persons').where({ tenant_id: d.tenant_id, disclosure_id: d.id }).orderBy('person_id').pluck('person_id')) as string[];
       const setIds: string[] = [];
-      for (let i = 0; i < ids.length; i += PART) {
-        const json = JSON.stringify(ids.slice(i, i + PART));
-        const setId = hash('sha256', json, 'hex').slice(0, 32);
+      for (let i = 0; i < ids.length; i += DISCLOSURE_SET_MAX) {
+        const json = JSON.stringify(ids.slice(i, i + DISCLOSURE_SET_MAX));
+        const setId = disclosureSetId(json);
         setIds.push(setId);
         await knex('disclosure_person_sets').insert({ tenant_id: d.tenant_id, set_id: setId, person_ids: json }).onConflict(['tenant_id', 'set_id']).ignore();
       }
@@ -68,13 +66,7 @@ export async function up(knex: Knex): Promise<void> {
 }
 
 export async function down(knex: Knex): Promise<void> {
-  await createKeyedTable(knex, 'disclosure_persons', (t) => {
-    t.string('tenant_id', 63).notNullable();
-    t.string('person_id', 255).notNullable();
-    t.string('disclosure_id', 40).notNullable();
-    t.primary(['tenant_id', 'person_id', 'disclosure_id']);
-    t.index(['disclosure_id']);
-  });
+  await createDisclosurePersons(knex);
   let after = '';
   for (;;) {
     const ds = (await knex('disclosures').where('id', '>', after).orderBy('id').limit(500).select('id', 'tenant_id', 'set_ids')) as { id: string; tenant_id: string; set_ids: string | null }[];
