@@ -35,7 +35,6 @@ const AHEAD = 1;
  */
 const LIMITS = { maxYoungGenerationSizeMb: 8 };
 
-
 let worker: Worker | undefined;
 let nextId = 1;
 const listeners = new Map<number, { deliver: (m: FromWorker) => void; log: ReadContext['log'] }>();

@@ -28,7 +28,7 @@
 import type { Knex } from 'knex';
 import type BetterSqlite3 from 'better-sqlite3';
 import type { Db, Dialect } from '../../store/db';
-import { selectRows } from '../../store/statements';
+import { prepared, selectRows } from '../../store/statements';
 import type { Logger } from '../../core/logger';
 import { jsonText, setText } from './fields';
 import { roleAtOrg, rolesByPerson, rowsOf, TYPES, USER_COLUMNS, type Json, type MapContext } from './model';
@@ -99,13 +99,6 @@ const ROW_COLS = ['tenant_id', 'id', 'deleted_at', 'updated_at', 'roles', 'role_
 const SQLITE_UPSERT_ROW = `insert into oneroster_users (${ROW_COLS.join(', ')}) values (${ROW_COLS.map(() => '?').join(', ')})
   on conflict (tenant_id, id) do update set ${ROW_COLS.slice(2).map((c) => `${c} = excluded.${c}`).join(', ')}`;
 const SQLITE_UPSERT_JSON = `insert into oneroster_user_json (tenant_id, id, json) values (?, ?, ?) on conflict (tenant_id, id) do update set json = excluded.json`;
-
-const statements = new WeakMap<BetterSqlite3.Database, { row: BetterSqlite3.Statement; json: BetterSqlite3.Statement }>();
-function sqliteStatements(conn: BetterSqlite3.Database) {
-  let s = statements.get(conn);
-  if (!s) statements.set(conn, (s = { row: conn.prepare(SQLITE_UPSERT_ROW), json: conn.prepare(SQLITE_UPSERT_JSON) }));
-  return s;
-}
 
 export interface ProjectionOptions {
   /** Steps a request runs itself before leaving the rest to the background (default 1). */
@@ -317,9 +310,10 @@ export class UserProjection {
         jsons.push({ tenant_id: tenantId, id, json: safe ? Buffer.from(escapeJson(JSON.stringify(obj)), 'utf8') : null });
       }
       if (sqlite) {
-        const st = sqliteStatements(sqlite);
-        for (const r of rows) st.row.run(ROW_COLS.map((c) => r[c]));
-        for (const j of jsons) st.json.run(j.tenant_id, j.id, j.json);
+        const upsertRow = prepared(sqlite, SQLITE_UPSERT_ROW);
+        const upsertJson = prepared(sqlite, SQLITE_UPSERT_JSON);
+        for (const r of rows) upsertRow.run(ROW_COLS.map((c) => r[c]));
+        for (const j of jsons) upsertJson.run(j.tenant_id, j.id, j.json);
       } else {
         await trx('oneroster_users').insert(rows).onConflict(['tenant_id', 'id']).merge();
         await trx('oneroster_user_json').insert(jsons).onConflict(['tenant_id', 'id']).merge();
