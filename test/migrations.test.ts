@@ -77,6 +77,9 @@ describe('SQLite page size of a new store', () => {
       expect(await pageSize('eight.sqlite')).toBe(8192);
       // An existing store keeps the size it was made with.
       expect(await pageSize('default.sqlite')).toBe(16384);
+      // A bad value stops openDb with an error naming the variable (not an unreachable database).
+      process.env.HUB_SQLITE_PAGE_KB = '12';
+      await expect(openDb({ url: path.join(dir, 'bad.sqlite') })).rejects.toMatchObject({ code: 'config_invalid', details: [{ path: 'env.HUB_SQLITE_PAGE_KB' }] });
     } finally {
       delete process.env.HUB_SQLITE_PAGE_KB;
       fs.rmSync(dir, { recursive: true, force: true });

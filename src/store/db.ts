@@ -98,6 +98,10 @@ export async function openDb(opts: OpenOptions): Promise<Db> {
     });
   } else {
     dialect = 'sqlite';
+    // Settings from the environment are checked once, here: a bad value is a config_invalid naming the variable, not
+    // a failure of every pooled connection reported as an unreachable database.
+    const pageSize = sqlitePageSize(process.env.HUB_SQLITE_PAGE_KB);
+    const cacheKb = sqliteCacheKb(process.env.HUB_SQLITE_CACHE_MB);
     if (url !== ':memory:') fs.mkdirSync(path.dirname(path.resolve(url)), { recursive: true });
     knex = knexFactory({
       client: 'better-sqlite3',
@@ -107,7 +111,7 @@ export async function openDb(opts: OpenOptions): Promise<Db> {
         afterCreate: (conn: { pragma: (s: string) => unknown }, done: (err: Error | null, conn: unknown) => void) => {
           // A new store gets 16 KB pages (SQLite's default is 4 KB). PAGE_SIZE_NOTE says why; an existing store keeps
           // the page size it was made with (the pragma changes nothing once the file has pages, or is in WAL mode).
-          conn.pragma(`page_size = ${sqlitePageSize(process.env.HUB_SQLITE_PAGE_KB)}`);
+          conn.pragma(`page_size = ${pageSize}`);
           // WAL: readers never block the writer; NORMAL is durable across process crashes in WAL mode.
           conn.pragma('journal_mode = WAL');
           conn.pragma('synchronous = NORMAL');
@@ -116,7 +120,7 @@ export async function openDb(opts: OpenOptions): Promise<Db> {
           // Page cache: 16 MB by default (SQLite's own default, 2 MB, thrashes: ingest touches several B-trees per
           // record). Measured on a 50k-student SIS load: 64 MB bought no speed (30–32 s either way) and cost 70–100 MB
           // of RSS (304 vs 376–407 MB). HUB_SQLITE_CACHE_MB overrides it (e.g. for very large districts).
-          conn.pragma(`cache_size = -${sqliteCacheKb(process.env.HUB_SQLITE_CACHE_MB)}`);
+          conn.pragma(`cache_size = -${cacheKb}`);
           conn.pragma('temp_store = MEMORY');
           conn.pragma('wal_autocheckpoint = 10000');
           // Accent- and case-folding for name search (SQLite's lower() folds ASCII only): García ~ garcia.
