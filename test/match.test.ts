@@ -1,5 +1,6 @@
 import { compareNames, featuresOf, normalizeName, scorePair, withinOneEdit, jaroWinkler } from '../src/normalize/match';
 import { mergeSources } from '../src/normalize/merge';
+import { diffRecords } from '../src/normalize/canonical';
 import { foldSql, foldText } from '../src/store/db';
 
 const f = (d: Record<string, unknown>, birthDates: string[] = [], sex: string[] = []) => featuresOf(d, { birthDates, sex });
@@ -80,6 +81,25 @@ describe('merged view with provenance', () => {
       givenName: { connector: 'sis', sourceId: 's2', seenAt: '2026-11-03', rule: 'only source' },
       identifiers: [{ connector: 'sis', sourceId: 's2', seenAt: '2026-11-03', rule: 'union' }],
     });
+  });
+});
+
+describe('equal values across sources and versions', () => {
+  it('an object field with its keys in another order is no conflict; a different primitive is one', () => {
+    const m = mergeSources('p3', [
+      { connectorId: 'sis', sourceId: 's3', seenAt: '2026-11-01', data: { address: { city: 'Austin', zip: '78701' }, grade: '05', birthDate: null } },
+      { connectorId: 'edfi', sourceId: 'e3', seenAt: '2026-11-02', data: { address: { zip: '78701', city: 'Austin' }, grade: 5, birthDate: null } },
+    ], { default: ['sis', 'edfi'] });
+    expect((m.provenance.address as { conflicts?: unknown }).conflicts).toBeUndefined();
+    expect((m.provenance.grade as { conflicts?: unknown }).conflicts).toEqual([{ connector: 'edfi', sourceId: 'e3', value: 5 }]);
+    expect((m.provenance.birthDate as { conflicts?: unknown }).conflicts).toBeUndefined();
+  });
+
+  it('diffRecords: same values (objects in any key order, missing = null) are no change; a number is not its string', () => {
+    const before = { a: 1, b: { x: 1, y: [1, 2] }, c: 'k', d: null, e: '5' };
+    const after = { a: 1, b: { y: [1, 2], x: 1 }, c: 'k', e: 5, f: { z: 1 } };
+    expect(diffRecords(before, after)).toEqual({ e: ['5', 5], f: [null, { z: 1 }] });
+    expect(diffRecords({ l: [1, 2] }, { l: [2, 1] })).toEqual({ l: [[1, 2], [2, 1]] });
   });
 });
 

@@ -69,9 +69,11 @@ export function diffRecords(before: Record<string, unknown>, after: Record<strin
   const out: Record<string, [unknown, unknown]> = {};
   const keys = new Set([...Object.keys(before), ...Object.keys(after)]);
   for (const k of keys) {
-    const a = before[k];
-    const b = after[k];
-    if (canonicalJson(a ?? null) !== canonicalJson(b ?? null)) out[k] = [a ?? null, b ?? null];
+    const a = before[k] ?? null;
+    const b = after[k] ?? null;
+    if (a === b) continue;
+    // Primitives that are not identical differ; objects and arrays compare by canonical JSON (key order does not count).
+    if (a === null || b === null || typeof a !== 'object' || typeof b !== 'object' || canonicalJson(a) !== canonicalJson(b)) out[k] = [a, b];
   }
   return out;
 }

@@ -46,9 +46,13 @@ export function mergeSources(id: string, sources: SourceView[], precedence: Prec
   if (sources.length === 1) return mergeOne(id, sources[0]);
   const fields = new Set<string>();
   for (const s of sources) for (const k of Object.keys(s.data)) if (k !== 'id') fields.add(k);
+  // Sources ranked once per precedence list (most fields share the default one), not once per field.
+  const orders = new Map<string[] | undefined, SourceView[]>();
   for (const field of [...fields].sort()) {
     const list = precedence.fields?.[field] ?? precedence.default;
-    const ranked = order(sources, list).filter((s) => s.data[field] !== undefined);
+    let byRank = orders.get(list);
+    if (!byRank) orders.set(list, (byRank = order(sources, list)));
+    const ranked = byRank.filter((s) => s.data[field] !== undefined);
     if (!ranked.length) continue;
     if (UNION_FIELDS.has(field)) {
       const seen = new Map<string, unknown>();
@@ -68,13 +72,20 @@ export function mergeSources(id: string, sources: SourceView[], precedence: Prec
     data[field] = winner.data[field];
     const rule = ranked.length === 1 ? 'only source' : list?.includes(winner.connectorId) ? `precedence: ${list.join(' > ')}` : 'most recently seen';
     const p: FieldProvenance = { connector: winner.connectorId, sourceId: winner.sourceId, seenAt: winner.seenAt, rule };
-    const wj = canonicalJson(winner.data[field]);
-    const conflicts = ranked.slice(1).filter((s) => canonicalJson(s.data[field]) !== wj).map((s) => ({ connector: s.connectorId, sourceId: s.sourceId, value: s.data[field] }));
+    const wv = winner.data[field];
+    const conflicts = ranked.slice(1).filter((s) => !sameValue(s.data[field], wv)).map((s) => ({ connector: s.connectorId, sourceId: s.sourceId, value: s.data[field] }));
     if (conflicts.length) p.conflicts = conflicts;
     provenance[field] = p;
   }
   data.id = id;
   return { data, provenance };
+}
+
+/** Equal as JSON: primitives compare directly, objects and arrays by canonical JSON (key order does not count). */
+export function sameValue(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (a === null || b === null || typeof a !== 'object' || typeof b !== 'object') return false;
+  return canonicalJson(a) === canonicalJson(b);
 }
 
 /**

@@ -6,7 +6,7 @@
  *    source_records.refs, so that a merge or an unmerge moves exactly the records each source contributed.
  */
 import type { Knex } from 'knex';
-import type { IngestTx, ChangeRow, PersonIdentifierRow, RecordRow } from './ports';
+import type { IngestTx, ChangeRow, PersonIdentifierRow, PersonRecordRow, RecordRow } from './ports';
 import { mergeSources, type Precedence, type SourceView } from './merge';
 import { diffRecords } from './canonical';
 import { refFields } from '../core/schemas';
@@ -132,20 +132,15 @@ export async function recomputePersons(tx: IngestTx, ctx: RecomputeContext, pers
   if (!ids.length) return out;
   const trx = tx.knex;
   const sources = new Map<string, SourceView[]>();
-  const current = new Map<string, { data: string; deleted_at: string | null; provenance: string | null }>();
-  for (let i = 0; i < ids.length; i += 500) {
-    const part = ids.slice(i, i + 500);
-    const srows = (await trx('source_records').where({ tenant_id: ctx.tenantId, entity_type: 'person' }).whereIn('unified_id', part).whereNull('deleted_at')
-      .select('unified_id', 'connector_id', 'source_id', 'last_seen_at', 'data')) as { unified_id: string; connector_id: string; source_id: string; last_seen_at: string; data: string | null }[];
-    for (const r of srows) {
-      if (!r.data) continue;
-      const l = sources.get(r.unified_id) ?? [];
-      l.push({ connectorId: r.connector_id, sourceId: r.source_id, seenAt: r.last_seen_at, data: JSON.parse(r.data) as Record<string, unknown> });
-      sources.set(r.unified_id, l);
-    }
-    const recs = (await trx('records').where({ tenant_id: ctx.tenantId, entity_type: 'person' }).whereIn('id', part).select('id', 'data', 'deleted_at', 'provenance')) as { id: string; data: string; deleted_at: string | null; provenance: string | null }[];
-    for (const r of recs) current.set(r.id, r);
+  const current = new Map<string, PersonRecordRow>();
+  for (const r of await tx.loadPersonSources(ctx.tenantId, ids)) {
+    if (!r.data) continue;
+    const l = sources.get(r.unified_id);
+    const view = { connectorId: r.connector_id, sourceId: r.source_id, seenAt: r.last_seen_at, data: JSON.parse(r.data) as Record<string, unknown> };
+    if (l) l.push(view);
+    else sources.set(r.unified_id, [view]);
   }
+  for (const r of await tx.loadPersonRecords(ctx.tenantId, ids)) current.set(r.id, r);
   const rows: RecordRow[] = [];
   const changes: Omit<ChangeRow, 'seq'>[] = [];
   const deletes: string[] = [];

@@ -70,6 +70,10 @@ export interface IngestTx {
   /** Unified ids of live (not deleted) source records. */
   resolveRefs(tenantId: string, connectorId: string, type: string, sourceIds: string[]): Promise<Map<string, string>>;
   loadRecordData(tenantId: string, type: string, ids: string[]): Promise<Map<string, string>>;
+  /** The live source persons standing for these unified persons, with their mapped fields (recomputing merged views). */
+  loadPersonSources(tenantId: string, personIds: string[]): Promise<PersonSourceRow[]>;
+  /** The stored merged records of these unified persons (deleted ones too). */
+  loadPersonRecords(tenantId: string, personIds: string[]): Promise<PersonRecordRow[]>;
   upsertSources(rows: SourceRow[]): Promise<void>;
   touchSources(tenantId: string, connectorId: string, type: string, sourceIds: string[], runId: string, at: string): Promise<void>;
   upsertRecords(rows: RecordRow[]): Promise<void>;
@@ -84,6 +88,21 @@ export interface IngestTx {
   moveSourcePersons(tenantId: string, moves: { connectorId: string; sourceId: string; to: string; state: string; rule: string; score: number | null }[]): Promise<void>;
   /** Deletes the identifier rows of these source persons and inserts `rows` (the persons' current identifiers). */
   replacePersonIdentifiers(tenantId: string, connectorId: string, sourceIds: string[], rows: PersonIdentifierRow[]): Promise<void>;
+}
+
+export interface PersonSourceRow {
+  unified_id: string;
+  connector_id: string;
+  source_id: string;
+  last_seen_at: string;
+  data: string | null;
+}
+
+export interface PersonRecordRow {
+  id: string;
+  data: string;
+  deleted_at: string | null;
+  provenance: string | null;
 }
 
 export interface PersonIdentifierRow {
@@ -111,6 +130,8 @@ const SQL = {
     on conflict (tenant_id, entity_type, id) do update set data = excluded.data, updated_seq = excluded.updated_seq,
     updated_at = excluded.updated_at, deleted_at = excluded.deleted_at, provenance = excluded.provenance`,
   loadRecord: `select data from records where tenant_id = ? and entity_type = ? and id = ?`,
+  personSources: `select unified_id, connector_id, source_id, last_seen_at, data from source_records where tenant_id = ? and entity_type = 'person' and unified_id = ? and deleted_at is null`,
+  personRecord: `select id, data, deleted_at, provenance from records where tenant_id = ? and entity_type = 'person' and id = ?`,
   insertChange: `insert into change_log (${CHANGE_COLS.join(',')}) values (${CHANGE_COLS.map(() => '?').join(',')})`,
   updateData: `update records set data = ?, updated_seq = ?, updated_at = ? where tenant_id = ? and entity_type = ? and id = ?`,
   markDeleted: `update records set deleted_at = ?, updated_seq = ?, updated_at = ? where tenant_id = ? and entity_type = ? and id = ?`,
@@ -159,6 +180,21 @@ class SqliteIngestTx implements IngestTx {
     for (const id of ids) {
       const r = this.s.loadRecord.get(tenantId, type, id) as { data: string } | undefined;
       if (r) out.set(id, r.data);
+    }
+    return out;
+  }
+
+  async loadPersonSources(tenantId: string, personIds: string[]) {
+    const out: PersonSourceRow[] = [];
+    for (const id of personIds) for (const r of this.s.personSources.all(tenantId, id) as PersonSourceRow[]) out.push(r);
+    return out;
+  }
+
+  async loadPersonRecords(tenantId: string, personIds: string[]) {
+    const out: PersonRecordRow[] = [];
+    for (const id of personIds) {
+      const r = this.s.personRecord.get(tenantId, id) as PersonRecordRow | undefined;
+      if (r) out.push(r);
     }
     return out;
   }
@@ -264,6 +300,25 @@ class PgIngestTx implements IngestTx {
     for (const part of chunks(ids)) {
       const rows = await this.knex('records').select('id', 'data').where({ tenant_id: tenantId, entity_type: type }).whereIn('id', part);
       for (const r of rows) out.set(r.id, r.data);
+    }
+    return out;
+  }
+
+  async loadPersonSources(tenantId: string, personIds: string[]) {
+    const out: PersonSourceRow[] = [];
+    for (const part of chunks(personIds, 500)) {
+      const rows = (await this.knex('source_records').where({ tenant_id: tenantId, entity_type: 'person' }).whereIn('unified_id', part).whereNull('deleted_at')
+        .select('unified_id', 'connector_id', 'source_id', 'last_seen_at', 'data')) as PersonSourceRow[];
+      for (const r of rows) out.push(r);
+    }
+    return out;
+  }
+
+  async loadPersonRecords(tenantId: string, personIds: string[]) {
+    const out: PersonRecordRow[] = [];
+    for (const part of chunks(personIds, 500)) {
+      const rows = (await this.knex('records').where({ tenant_id: tenantId, entity_type: 'person' }).whereIn('id', part).select('id', 'data', 'deleted_at', 'provenance')) as PersonRecordRow[];
+      for (const r of rows) out.push(r);
     }
     return out;
   }
