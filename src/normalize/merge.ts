@@ -59,7 +59,7 @@ export function mergeSources(id: string, sources: SourceView[], precedence: Prec
       const from: FieldProvenance[] = [];
       for (const s of ranked) {
         for (const v of s.data[field] as unknown[]) {
-          const key = canonicalJson(v);
+          const key = unionKey(v);
           if (!seen.has(key)) seen.set(key, v);
         }
         from.push({ connector: s.connectorId, sourceId: s.sourceId, seenAt: s.seenAt, rule: 'union' });
@@ -79,6 +79,24 @@ export function mergeSources(id: string, sources: SourceView[], precedence: Prec
   }
   data.id = id;
   return { data, provenance };
+}
+
+/**
+ * The identity of a value in a union field: an identifier `{system, value}` (nearly every case) by its two strings,
+ * anything else by canonical JSON. The two forms cannot collide: only the first starts with a NUL character (JSON
+ * escapes it).
+ */
+function unionKey(v: unknown): string {
+  if (v !== null && typeof v === 'object' && !Array.isArray(v)) {
+    const o = v as Record<string, unknown>;
+    if (typeof o.system === 'string' && typeof o.value === 'string') {
+      let n = 0;
+      for (const k in o) if (o[k] !== undefined) n++;
+      // The system's length first: no two (system, value) pairs share a key, whatever characters they hold.
+      if (n === 2) return `\u0000${o.system.length}:${o.system}${o.value}`;
+    }
+  }
+  return canonicalJson(v);
 }
 
 /** Equal as JSON: primitives compare directly, objects and arrays by canonical JSON (key order does not count). */
@@ -101,7 +119,7 @@ function mergeOne(id: string, s: SourceView): { data: Record<string, unknown>; p
     if (UNION_FIELDS.has(field)) {
       const seen = new Map<string, unknown>();
       for (const x of v as unknown[]) {
-        const key = canonicalJson(x);
+        const key = unionKey(x);
         if (!seen.has(key)) seen.set(key, x);
       }
       data[field] = [...seen.values()];
