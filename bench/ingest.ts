@@ -15,7 +15,7 @@
  * Every connector of the demo tenant (fixtures/demo/hub.config.json, with its settings as they are: SIS OneRoster 1.2
  * CSV, LMS OneRoster 1.1 CSV with gradebook, two CASE packages, the interim-benchmark and behaviour mapped CSVs, the
  * Ed-Fi XML state assessment + discipline) on the generated district, each through runSync in its own child process,
- * next to a baseline of its format on the same files, also in its own child: CSV csv-parse -> prepared INSERT of the
+ * next to a baseline of its format on the same files, also in its own child (the runtime from the compiled dist/, built first): CSV csv-parse -> prepared INSERT of the
  * raw rows; XML saxes tokenizing -> one row per top-level element; CASE JSON.parse -> one row per CFItem and
  * CFAssociation. Connectors that refer to students (all but the SIS and CASE) run on a copy of the store the SIS run
  * left; only their own run is timed. Prints one table: rows, hub rows/s, baseline rows/s, ratio, hub peak RSS.
@@ -120,7 +120,8 @@ function hubCli(dir: string, dbFile: string, again: boolean): { result: Record<s
   };
 }
 
-const CLI = path.resolve(__dirname, '../dist/src/cli/main.js');
+const DIST = path.resolve(__dirname, '../dist/src');
+const CLI = path.join(DIST, 'cli/main.js');
 
 /** Compiles dist/ so the CLI measured is the code in this checkout. */
 function build(): void {
@@ -129,19 +130,33 @@ function build(): void {
 }
 
 /** The tables the hub path writes while loading, in the order it writes them within a page. */
-const FLOOR_TABLES = ['source_records', 'records', 'change_log', 'person_identifiers'];
+const FLOOR_TABLES = ['source_records', 'records', 'change_log', 'person_identifiers'] as const;
 
 /**
- * The storage floor: the very rows the hub path wrote (landing rows with raw payload, records, change log, identifier
- * index), inserted into a fresh store with the same schema and indexes by prepared statements, in pages of 2,000
- * rows per table, one transaction per page, as the hub commits them. No parsing, mapping, validation, hashing or
- * lookups: what writing this much costs by itself. The hub cannot be faster than this.
+ * The storage floor: the very rows a connector's first run wrote (landing rows with raw payload, records, change log,
+ * identifier index), inserted by prepared statements in pages of 2,000 rows per table, one transaction per page, as
+ * the hub commits them, into the store as it was before that run (a fresh one, or a copy of `baseDb`: same schema,
+ * same indexes, same rows already there). Records the run updated (a person another source already had) are
+ * upserted. No parsing, mapping, validation, hashing or lookups: what writing this much costs by itself. The hub
+ * cannot be faster than this.
  */
-async function floor(fromDb: string, dbFile: string) {
-  const hubDb = await openDb({ url: dbFile });
-  await migrate(hubDb);
-  await hubDb.close();
+async function floor(fromDb: string, dbFile: string, connectorId = 'sis', baseDb?: string) {
+  if (baseDb) copyStore(baseDb, dbFile);
+  else {
+    const hubDb = await openDb({ url: dbFile });
+    await migrate(hubDb);
+    await hubDb.close();
+  }
   const src = new Database(fromDb, { readonly: true });
+  const run = src.prepare(`select id from runs where connector_id = ? order by started_at limit 1`).get(connectorId) as { id: string } | undefined;
+  if (!run) throw new Error(`${fromDb}: no run of connector ${connectorId}`);
+  const seqs = src.prepare(`select min(seq) as lo, max(seq) as hi from change_log where run_id = ?`).get(run.id) as { lo: number | null; hi: number | null };
+  const which: Record<(typeof FLOOR_TABLES)[number], [string, unknown[]]> = {
+    source_records: ['connector_id = ?', [connectorId]], // a later identical re-run re-stamps last_run_id
+    records: ['updated_seq between ? and ?', [seqs.lo ?? 0, seqs.hi ?? -1]],
+    change_log: ['run_id = ?', [run.id]],
+    person_identifiers: ['connector_id = ?', [connectorId]],
+  };
   const db = new Database(dbFile);
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
@@ -150,7 +165,12 @@ async function floor(fromDb: string, dbFile: string) {
   const cols = (t: string) => (src.prepare(`select name from pragma_table_info(?)`).all(t) as { name: string }[]).map((c) => `"${c.name}"`);
   const tables = FLOOR_TABLES.map((t) => {
     const c = cols(t);
-    return { rows: src.prepare(`select ${c.join(',')} from ${t}`).raw().all() as unknown[][], insert: db.prepare(`insert into ${t} (${c.join(',')}) values (${c.map(() => '?').join(',')})`) };
+    const [where, args] = which[t];
+    const upsert = t === 'records' ? ` on conflict (tenant_id, entity_type, id) do update set ${['data', 'updated_seq', 'updated_at', 'deleted_at', 'provenance'].map((k) => `${k} = excluded.${k}`).join(', ')}` : '';
+    return {
+      rows: src.prepare(`select ${c.join(',')} from ${t} where ${where}`).raw().all(...args) as unknown[][],
+      insert: db.prepare(`insert into ${t} (${c.join(',')}) values (${c.map(() => '?').join(',')})${upsert}`),
+    };
   });
   src.close();
   const PAGE = 2000;
@@ -186,9 +206,9 @@ function demoTenant(): DemoTenant {
  * The demo tenant's connectors and identity settings, relative paths resolved against `baseDir` (the folder holding
  * `district/`). Its API keys, OneRoster clients and sensors are left out: no secrets needed to ingest.
  */
-function allConfig(baseDir: string) {
+function allConfig(baseDir: string, validate: typeof validateConfig = validateConfig) {
   const t = demoTenant();
-  return validateConfig({ tenants: [{ id: t.id, name: t.name, connectors: t.connectors, ...(t.identity ? { identity: t.identity } : {}) }] }, `${DEMO_CONFIG_FILE} (bench --all)`, baseDir);
+  return validate({ tenants: [{ id: t.id, name: t.name, connectors: t.connectors, ...(t.identity ? { identity: t.identity } : {}) }] }, `${DEMO_CONFIG_FILE} (bench --all)`, baseDir);
 }
 
 const listDir = (dir: string, ext: string) => fs.readdirSync(dir).filter((f) => f.toLowerCase().endsWith(ext) && f !== 'manifest.csv').sort().map((f) => path.join(dir, f));
@@ -297,14 +317,23 @@ async function runBaseline(spec: BaselineSpec, dbFile: string) {
   return caseBaseline(spec.files!, dbFile);
 }
 
-/** One connector's run through runSync on `dbFile` (empty, or a copy of the store after the SIS load); only the run is timed. */
+/**
+ * One connector's run through runSync on `dbFile` (empty, or a copy of the store after the SIS load); only the run is
+ * timed. The runtime is the compiled dist/ (built first), as `hub sync` and the server run it: through tsx, modules
+ * first needed inside the run were compiled on the clock (~0.3-0.5 s of a 10k-student Ed-Fi run).
+ */
 async function hubOne(baseDir: string, dbFile: string, connectorId: string): Promise<HubOne> {
-  const config = allConfig(baseDir);
-  const db = await openDb({ url: dbFile });
-  await migrate(db);
-  await ensureTenants(db, config.config);
+  const shipped = <T>(mod: string): T => require(path.join(DIST, mod)) as T;
+  const { openDb: open, migrate: migrateDb } = shipped<typeof import('../src/store/db')>('store/db');
+  const { ensureTenants: ensure } = shipped<typeof import('../src/store/tenants')>('store/tenants');
+  const { runSync: run } = shipped<typeof import('../src/ingest/runner')>('ingest/runner');
+  const { validateConfig: validate } = shipped<typeof import('../src/core/config')>('core/config');
+  const config = allConfig(baseDir, validate);
+  const db = await open({ url: dbFile });
+  await migrateDb(db);
+  await ensure(db, config.config);
   const t0 = process.hrtime.bigint();
-  const r = await runSync({ db, config }, { tenantId: config.config.tenants[0].id, connectorId });
+  const r = await run({ db, config }, { tenantId: config.config.tenants[0].id, connectorId });
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;
   await db.close();
   return { status: r.status, ms, counts: r.counts, ...(r.error ? { error: `${r.error.code}: ${r.error.message}` } : {}) };
@@ -322,6 +351,7 @@ function copyStore(from: string, to: string) {
 }
 
 async function mainAll(outDir: string) {
+  build();
   const tenant = demoTenant();
   // The demo config's paths say ./district/...: a temp folder whose `district` is the generated district.
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'hub-bench-all-'));
@@ -341,6 +371,7 @@ async function mainAll(outDir: string) {
   let totRows = 0;
   let totHubMs = 0;
   let totBaseMs = 0;
+  let totFloorMs = 0;
   try {
     for (const c of ordered) {
       const spec = baselineSpec(c, baseDir);
@@ -357,7 +388,9 @@ async function mainAll(outDir: string) {
       if (afterSis(c)) copyStore(template, hubDb);
       const h = spawnChild(['--child', 'all-hub', '--base', baseDir, '--db', hubDb, '--connector', c.id]);
       if (c === sis) copyStore(hubDb, template);
-      for (const f of fs.readdirSync(work)) if (f.startsWith(`hub-${c.id}.sqlite`)) fs.rmSync(path.join(work, f));
+      const floorDb = path.join(work, `floor-${c.id}.sqlite`);
+      const fl = spawnChild(['--child', 'floor', '--from', hubDb, '--db', floorDb, '--connector', c.id, ...(afterSis(c) ? ['--base-db', template] : [])]).result as { written: number; ms: number };
+      for (const f of fs.readdirSync(work)) if (f.startsWith(`hub-${c.id}.sqlite`) || f.startsWith(`floor-${c.id}.sqlite`)) fs.rmSync(path.join(work, f));
       const b = base.result as { rows: number; ms: number };
       const r = h.result as HubOne;
       const hubRate = b.rows / (r.ms / 1000);
@@ -365,17 +398,18 @@ async function mainAll(outDir: string) {
       totRows += b.rows;
       totHubMs += r.ms;
       totBaseMs += b.ms;
+      totFloorMs += fl.ms;
       table.push([
         c.id + (afterSis(c) ? ' *' : ''), `${c.type} (${spec.format})`, fmtInt(b.rows), mb.toFixed(1), fmtInt(r.counts.read), fmtInt(r.counts.rejected),
-        (r.ms / 1000).toFixed(2), fmtInt(hubRate), fmtInt(baseRate), (hubRate / baseRate).toFixed(2), `${h.maxRssMb.toFixed(0)} MB`, r.status,
+        (r.ms / 1000).toFixed(2), fmtInt(hubRate), fmtInt(baseRate), (hubRate / baseRate).toFixed(2), (fl.ms / 1000).toFixed(2), (mb / (r.ms / 1000)).toFixed(1), (mb / (fl.ms / 1000)).toFixed(1), `${h.maxRssMb.toFixed(0)} MB`, r.status,
       ]);
       if (r.error) skipped.push(`${c.id}: run ${r.status}: ${r.error}`);
     }
   } finally {
     fs.rmSync(work, { recursive: true, force: true });
   }
-  const head = ['connector', 'type (format)', 'rows', 'MB', 'hub records', 'rejected', 'hub s', 'hub rows/s', 'baseline rows/s', 'ratio', 'hub peak RSS', 'status'];
-  table.push(['all of the above', '', fmtInt(totRows), '', '', '', (totHubMs / 1000).toFixed(2), fmtInt(totRows / (totHubMs / 1000)), fmtInt(totRows / (totBaseMs / 1000)), (totBaseMs / totHubMs).toFixed(2), '', '']);
+  const head = ['connector', 'type (format)', 'rows', 'MB', 'hub records', 'rejected', 'hub s', 'hub rows/s', 'baseline rows/s', 'ratio', 'floor s', 'hub MB/s', 'floor MB/s', 'hub peak RSS', 'status'];
+  table.push(['all of the above', '', fmtInt(totRows), '', '', '', (totHubMs / 1000).toFixed(2), fmtInt(totRows / (totHubMs / 1000)), fmtInt(totRows / (totBaseMs / 1000)), (totBaseMs / totHubMs).toFixed(2), (totFloorMs / 1000).toFixed(2), '', '', '', '']);
   const widths = head.map((hd, i) => Math.max(hd.length, ...table.map((r) => r[i].length)));
   const line = (cells: string[]) => cells.map((x, i) => (i < 2 ? x.padEnd(widths[i]) : x.padStart(widths[i]))).join('  ');
   console.log(line(head));
@@ -386,6 +420,8 @@ async function mainAll(outDir: string) {
       'hub records: what the connector yielded (a mapped CSV row may give several records). Baselines: CSV csv-parse -> prepared INSERT of the raw rows;',
       'XML saxes tokenizing -> one row per top-level element; CASE JSON.parse -> one row per CFItem / CFAssociation; 10k-row transactions, fresh SQLite, own child process.',
       `* runs on a copy of the store after the ${sis.id} load (only its own run is timed, in its own process).`,
+      'floor: the rows that run wrote (landing, records, change log, identifiers), re-inserted by prepared statements into the store as it was before the run,',
+      'no parsing or logic: what storing them costs by itself. MB/s: the source files\' bytes over each time (Ed-Fi goal: hub >= 20 MB/s).',
       'Not here: Caliper is pushed over HTTP, not a connector (npm run bench:caliper); oneroster-rest needs a server (connectors/oneroster-rest/bench.ts, local mock);',
       'lti-nrps is not in the demo.',
     ].join('\n'),
@@ -411,7 +447,7 @@ async function main() {
       kind === 'all-baseline' ? await runBaseline(JSON.parse(opt('spec')!) as BaselineSpec, db)
       : kind === 'all-hub' ? await hubOne(opt('base')!, db, opt('connector')!)
       : kind === 'baseline' ? await baseline(dir, db)
-      : kind === 'floor' ? await floor(opt('from')!, db)
+      : kind === 'floor' ? await floor(opt('from')!, db, opt('connector'), opt('base-db'))
       : undefined;
     if (!result) throw new Error(`unknown child kind ${kind}`);
     process.stdout.write(`${JSON.stringify({ result, maxRssMb: process.resourceUsage().maxRSS / 1024 })}\n`);
