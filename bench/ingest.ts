@@ -196,7 +196,13 @@ const FORMATS: Record<string, Format> = { 'oneroster-csv': 'csv', 'mapped-csv': 
 interface DemoConnector { id: string; type: string; settings: Record<string, unknown> }
 interface DemoTenant { id: string; name: string; connectors: DemoConnector[]; identity?: unknown }
 interface BaselineSpec { format: Format; csv?: CsvInput[]; files?: string[] }
-interface HubOne { status: string; ms: number; counts: { read: number; inserted: number; updated: number; unchanged: number; rejected: number }; error?: string }
+interface HubOne {
+  status: string;
+  ms: number;
+  counts: { read: number; inserted: number; updated: number; unchanged: number; rejected: number };
+  streams: { stream: string; durationMs?: number; counts: { read: number } }[];
+  error?: string;
+}
 
 function demoTenant(): DemoTenant {
   return (JSON.parse(fs.readFileSync(DEMO_CONFIG_FILE, 'utf8')) as { tenants: DemoTenant[] }).tenants[0];
@@ -336,7 +342,8 @@ async function hubOne(baseDir: string, dbFile: string, connectorId: string): Pro
   const r = await run({ db, config }, { tenantId: config.config.tenants[0].id, connectorId });
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;
   await db.close();
-  return { status: r.status, ms, counts: r.counts, ...(r.error ? { error: `${r.error.code}: ${r.error.message}` } : {}) };
+  const streams = r.streams.filter((x) => !x.skipped).map((x) => ({ stream: x.stream, durationMs: x.durationMs, counts: { read: x.counts.read } }));
+  return { status: r.status, ms, counts: r.counts, streams, ...(r.error ? { error: `${r.error.code}: ${r.error.message}` } : {}) };
 }
 
 function spawnChild(childArgs: string[]): { result: unknown; maxRssMb: number } {
@@ -372,6 +379,7 @@ async function mainAll(outDir: string) {
   let totHubMs = 0;
   let totBaseMs = 0;
   let totFloorMs = 0;
+  const perStream: string[] = [];
   try {
     for (const c of ordered) {
       const spec = baselineSpec(c, baseDir);
@@ -404,6 +412,7 @@ async function mainAll(outDir: string) {
         (r.ms / 1000).toFixed(2), fmtInt(hubRate), fmtInt(baseRate), (hubRate / baseRate).toFixed(2), (fl.ms / 1000).toFixed(2), (mb / (r.ms / 1000)).toFixed(1), (mb / (fl.ms / 1000)).toFixed(1), `${h.maxRssMb.toFixed(0)} MB`, r.status,
       ]);
       if (r.error) skipped.push(`${c.id}: run ${r.status}: ${r.error}`);
+      if (r.streams.length > 1) perStream.push(`${c.id}: ${r.streams.map((x) => `${x.stream} ${((x.durationMs ?? 0) / 1000).toFixed(2)}s (${fmtInt(x.counts.read)})`).join(', ')}`);
     }
   } finally {
     fs.rmSync(work, { recursive: true, force: true });
@@ -426,6 +435,8 @@ async function mainAll(outDir: string) {
       'lti-nrps is not in the demo.',
     ].join('\n'),
   );
+  console.log('per stream (seconds, rows read; identity resolution and the sweep come between and after streams):');
+  for (const s of perStream) console.log(`  ${s}`);
   for (const s of skipped) console.log(`note: ${s}`);
 }
 

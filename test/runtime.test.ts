@@ -2,7 +2,7 @@ import { describeEachDb } from './helpers/db';
 import { FAKE_SOURCES, org, person } from './helpers/fake-connector';
 import { validateConfig } from '../src/core/config';
 import { ensureTenants } from '../src/store/tenants';
-import { runSync, approveRun } from '../src/ingest/runner';
+import { runSync, approveRun, getRunSummary } from '../src/ingest/runner';
 import { openDb, type Db } from '../src/store/db';
 import type { SourceRecord } from '../src/ingest/contract';
 
@@ -147,6 +147,22 @@ describeEachDb('connector runtime', (t) => {
     expect(run.status).toBe('succeeded');
     expect(run.counts).toMatchObject({ deleted: 0, rejected: 1 });
     expect(await live(db, 't1', 'person')).toBe(3);
+  });
+
+  it('reports how long each stream took, in the summary and in the stored run', async () => {
+    FAKE_SOURCES.set('main', {
+      streams: {
+        people: { mode: 'full', pages: [{ records: people(2) }, { records: people(2, 2) }], delayMs: 40 },
+        enrollments: { mode: 'full', pages: [{ records: [] }] },
+      },
+    });
+    const run = await runSync(deps, { tenantId: 't1', connectorId: 'src' });
+    const [p, e] = run.streams;
+    expect(p.stream).toBe('people');
+    expect(p.durationMs).toBeGreaterThanOrEqual(70); // two pages, each 40 ms late
+    expect(e.durationMs).toBeGreaterThanOrEqual(0);
+    expect(e.durationMs!).toBeLessThan(p.durationMs!);
+    expect((await getRunSummary(db, 't1', run.id)).streams).toEqual(run.streams);
   });
 
   it('applies deletes from an incremental stream', async () => {

@@ -66,7 +66,8 @@ function printRun(r: RunSummary) {
   out(`run ${r.id} ${r.dryRun ? '(dry run) ' : ''}${r.status} in ${(r.durationMs / 1000).toFixed(1)}s`);
   out(`  read ${fmt(c.read)}  inserted ${fmt(c.inserted)}  updated ${fmt(c.updated)}  unchanged ${fmt(c.unchanged)}  deleted ${fmt(c.deleted)}  rejected ${fmt(c.rejected)}`);
   for (const s of r.streams) {
-    out(`  ${s.stream.padEnd(18)} ${s.mode.padEnd(11)} ${s.skipped ? `skipped: ${s.skipped}` : `read ${fmt(s.counts.read)}, new ${fmt(s.counts.inserted)}, updated ${fmt(s.counts.updated)}, rejected ${fmt(s.counts.rejected)}`}`);
+    const took = s.durationMs === undefined ? '' : ` in ${(s.durationMs / 1000).toFixed(1)}s`;
+    out(`  ${s.stream.padEnd(18)} ${s.mode.padEnd(11)} ${s.skipped ? `skipped: ${s.skipped}` : `read ${fmt(s.counts.read)}, new ${fmt(s.counts.inserted)}, updated ${fmt(s.counts.updated)}, rejected ${fmt(s.counts.rejected)}${took}`}`);
   }
   if (r.review) {
     out(`  needs review: ${r.review.reason}`);

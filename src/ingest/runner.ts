@@ -42,6 +42,8 @@ export interface StreamReport {
   mode: SyncMode;
   skipped?: string;
   counts: PageCounts;
+  /** Wall time from asking for the stream's first page to its last page committed (reads, writes, page hooks). */
+  durationMs?: number;
 }
 
 export interface SweepReview {
@@ -229,6 +231,7 @@ export async function runSync(deps: RuntimeDeps, opts: SyncOptions): Promise<Run
         continue;
       }
       let pages = 0;
+      const streamStart = Date.now();
       for await (const page of streamPages.pages(streamIndex)) {
         if (controller.signal.aborted) throw new HubError('run_cancelled', 'The run was cancelled.');
         const at = nowIso();
@@ -262,6 +265,7 @@ export async function runSync(deps: RuntimeDeps, opts: SyncOptions): Promise<Run
         total = addCounts(total, counts);
         await opts.onPage?.({ stream: p.stream, pages, counts: total });
       }
+      report.durationMs = Date.now() - streamStart;
       if (streamIndex === lastPersonStream) await resolve();
     }
 

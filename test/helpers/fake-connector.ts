@@ -6,7 +6,7 @@ import type { Connector, Page, SourceRecord, StreamPlan } from '../../src/ingest
 import { registerConnector } from '../../src/ingest/registry';
 
 export interface FakeSource {
-  streams: Record<string, { mode: 'full' | 'incremental'; pages: Page[] }>;
+  streams: Record<string, { mode: 'full' | 'incremental'; pages: Page[]; /** wait before each page (a slow source) */ delayMs?: number }>;
   /** Throw after this many pages have been yielded in total (then forget it: the re-run succeeds). */
   failAfterPages?: number;
 }
@@ -40,6 +40,8 @@ export const fakeConnector: Connector<{ source: string }> = {
     const pages = src.streams[stream].pages;
     const start = ctx.mode === 'incremental' && typeof ctx.cursor?.page === 'number' ? ctx.cursor.page : 0;
     for (let i = start; i < pages.length; i++) {
+      const delay = src.streams[stream].delayMs;
+      if (delay) await new Promise((r) => setTimeout(r, delay));
       if (src.failAfterPages !== undefined) {
         if (src.failAfterPages === 0) {
           src.failAfterPages = undefined;
