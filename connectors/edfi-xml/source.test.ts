@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { completeUtf8, fingerprintOf, openText, type InterchangeFile } from './source';
+import { completeUtf8, describeFile, fingerprintOf, openText, type InterchangeFile } from './source';
 
 let tmp: string;
 beforeAll(() => {
@@ -26,11 +26,11 @@ test('completeUtf8 drops only an incomplete trailing sequence', () => {
 });
 
 test('openText decodes 2-, 3- and 4-byte characters that straddle every chunk boundary', async () => {
-  // Characters of each width at every offset around the 48 KiB read chunks.
+  // Characters of each width at every offset around the 48 KiB decoded strings and the 512 KiB reads.
   const parts: string[] = [];
   let size = 0;
   let i = 0;
-  while (size < 5 * 48 * 1024) {
+  while (size < 2.5 * 512 * 1024) {
     const s = `${'x'.repeat(i % 7)}é€😀Zoë`;
     parts.push(s);
     size += Buffer.byteLength(s);
@@ -52,4 +52,20 @@ test('fingerprints change with any file name, size or mtime, and with the order'
   for (const other of [[f('a.xml', 9), f('b.xml')], [f('a.xml'), f('b.xml', 1, 3)], [f('a.xml'), f('c.xml')], [f('b.xml'), f('a.xml')], [f('a.xml')]]) {
     expect(fingerprintOf(other)).not.toBe(base);
   }
+});
+
+test('describeFile sniffs a file again when its size or mtime changed, and hands out copies', async () => {
+  const file = path.join(tmp, 'Student.xml');
+  fs.writeFileSync(file, '<InterchangeStudent xmlns="http://ed-fi.org/5.0.0"></InterchangeStudent>');
+  const at = new Date('2026-01-01T00:00:00Z');
+  fs.utimesSync(file, at, at);
+  const first = await describeFile(file, 'Student.xml');
+  expect(first.interchange).toBe('InterchangeStudent');
+  first.interchange = 'changed by a caller';
+  expect((await describeFile(file, 'Student.xml')).interchange).toBe('InterchangeStudent');
+  // Another root of the same length: only the mtime tells.
+  fs.writeFileSync(file, '<InterchangeParent xmlns="http://ed-fi.org/5.0.0"></InterchangeParent>'.padEnd(72));
+  expect(fs.statSync(file).size).toBe(first.size);
+  fs.utimesSync(file, at, new Date('2026-01-02T00:00:00Z'));
+  expect((await describeFile(file, 'Student.xml')).interchange).toBe('InterchangeParent');
 });
