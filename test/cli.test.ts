@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
-import { caliperDemoLines, demoSecret, shellRef } from '../src/cli/demo';
+import { accessDemoLines, caliperDemoLines, demoSecret, shellRef } from '../src/cli/demo';
 
 const ROOT = path.join(__dirname, '..');
 const CLI = [require.resolve('tsx/cli'), path.join(ROOT, 'src/cli/main.ts')];
@@ -135,6 +135,29 @@ describe('hub CLI', () => {
       expect(fs.existsSync(other)).toBe(false);
       expect(shellRef(c, 'HUB_CALIPER_TOKEN', dir)).toBe('$(cat secrets/demo-caliper-token)');
       expect(shellRef(d, 'HUB_CALIPER_TOKEN', dir)).toBe('$HUB_CALIPER_TOKEN');
+    });
+
+    it('the API and OneRoster banner shows generated demo secrets with their file, and names secrets from the environment without their value', () => {
+      const generated = accessDemoLines({
+        baseUrl: 'http://127.0.0.1:3999', tenant: 'demo', cwd: dir,
+        apiKey: { value: 'demo_k', fromEnv: false, file: path.join(dir, '.hub/demo-api-key') },
+        oneRosterSecret: { value: 'demo_or_s', fromEnv: false, file: path.join(dir, '.hub/demo-oneroster-secret') },
+      });
+      expect(generated[0]).toBe('Demo API key (stored in .hub/demo-api-key): demo_k');
+      expect(generated).toContain('  curl -H "Authorization: Bearer $(cat .hub/demo-api-key)" http://127.0.0.1:3999/api/v1/tenants/demo/runs');
+      expect(generated.find((l) => l.startsWith('OneRoster'))).toBe('OneRoster 1.2: client id demo-vendor, secret (stored in .hub/demo-oneroster-secret): demo_or_s');
+      expect(generated.find((l) => l.includes('TOKEN=$('))).toContain('-u demo-vendor:$(cat .hub/demo-oneroster-secret) ');
+      const fromEnv = accessDemoLines({
+        baseUrl: 'http://h', tenant: 't', cwd: dir,
+        apiKey: { value: 'operators-real-key', fromEnv: true, file: '/x' },
+        oneRosterSecret: { value: 'real-oneroster-secret', fromEnv: true, file: '/y' },
+      });
+      const text = fromEnv.join('\n');
+      expect(text).not.toContain('operators-real-key');
+      expect(text).not.toContain('real-oneroster-secret');
+      expect(fromEnv[0]).toBe('Demo API key from HUB_API_KEY');
+      expect(text).toContain('Bearer $HUB_API_KEY');
+      expect(text).toContain('-u demo-vendor:$HUB_ONEROSTER_SECRET ');
     });
 
     it('the Caliper banner names the sensor, shows a generated token (never one from the environment) and posts the first envelope', () => {

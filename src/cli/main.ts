@@ -24,7 +24,7 @@ import { initLtiServices, ltiBanner, startLtiGradePassback } from '../serve/lti'
 import { generateDistrict } from '../generator/district';
 import { redactUrl } from '../store/db';
 import { PROJECT_ROOT } from '../core/paths';
-import { caliperDemoLines, demoSecret, shellRef, type DemoSecret } from './demo';
+import { accessDemoLines, caliperDemoLines, demoSecret, shellRef, type DemoSecret } from './demo';
 import { WebhookDispatcher } from '../webhooks/dispatcher';
 import { newWebhookSecret } from '../webhooks/signing';
 import { listDisclosures } from '../serve/disclosures';
@@ -392,6 +392,7 @@ export function buildCli(): Command {
       const banner: string[] = [];
       let caliperToken: DemoSecret | undefined;
       let apiKey: DemoSecret | undefined;
+      let oneRosterSecret: DemoSecret | undefined;
       if (configFile === DEMO_CONFIG) {
         const districtDir = path.join(path.dirname(DEMO_CONFIG), 'district');
         if (!fs.existsSync(path.join(districtDir, 'sis/bulk/manifest.csv'))) {
@@ -400,7 +401,7 @@ export function buildCli(): Command {
         }
         apiKey = demoSecret(process.env, 'HUB_API_KEY', path.join(PROJECT_ROOT, '.hub/demo-api-key'), 'demo_');
         // The demo OneRoster client's secret and the demo Caliper sensor's token, made once like the demo API key.
-        demoSecret(process.env, 'HUB_ONEROSTER_SECRET', path.join(PROJECT_ROOT, '.hub/demo-oneroster-secret'), 'demo_or_');
+        oneRosterSecret = demoSecret(process.env, 'HUB_ONEROSTER_SECRET', path.join(PROJECT_ROOT, '.hub/demo-oneroster-secret'), 'demo_or_');
         caliperToken = demoSecret(process.env, 'HUB_CALIPER_TOKEN', path.join(PROJECT_ROOT, '.hub/demo-caliper-token'), 'demo_cal_');
       }
       const hub = await openHub({ configFile, databaseUrl: g.database, log: cliLogger() });
@@ -426,17 +427,7 @@ export function buildCli(): Command {
         if (configFile === DEMO_CONFIG) {
           banner.push(
             '',
-            `Demo API key (stored in .hub/demo-api-key): ${process.env.HUB_API_KEY}`,
-            'Try:',
-            `  curl http://127.0.0.1:${port}/healthz`,
-            `  curl -H "Authorization: Bearer $(cat .hub/demo-api-key)" http://127.0.0.1:${port}/api/v1/tenants/${tenant}/runs`,
-            `  curl -H "Authorization: Bearer $(cat .hub/demo-api-key)" "http://127.0.0.1:${port}/api/v1/tenants/${tenant}/persons?limit=5"`,
-            '',
-            `OneRoster 1.2: client id demo-vendor, secret (stored in .hub/demo-oneroster-secret): ${process.env.HUB_ONEROSTER_SECRET}`,
-            `  TOKEN=$(curl -s -u demo-vendor:$(cat .hub/demo-oneroster-secret) -d grant_type=client_credentials http://127.0.0.1:${port}/ims/oneroster/token | sed 's/.*"access_token":"\\([^"]*\\)".*/\\1/')`,
-            `  curl -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:${port}/ims/oneroster/rostering/v1p2/students?limit=5"`,
-            `  curl -H "Authorization: Bearer $(cat .hub/demo-api-key)" -o demo-oneroster.zip http://127.0.0.1:${port}/api/v1/tenants/${tenant}/exports/oneroster`,
-            `  curl -H "Authorization: Bearer $(cat .hub/demo-api-key)" "http://127.0.0.1:${port}/api/v1/tenants/${tenant}/competencies?subject=Mathematics"`,
+            ...accessDemoLines({ baseUrl: `http://127.0.0.1:${port}`, tenant, apiKey: apiKey!, oneRosterSecret: oneRosterSecret! }),
             '',
             ...caliperBanner(hub.config.config.tenants[0], port, caliperToken, apiKey),
             'Stop with Ctrl-C.',
