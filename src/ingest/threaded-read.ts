@@ -14,6 +14,9 @@
  * ~360 vs ~250 MB). At 50k students on a loaded machine the SIS sync was slower (64 vs 57 s, RSS ~400 vs 265 MB).
  * The default keeps the foundation's memory bound (< 300 MB whatever the file size). It would pay if the worker
  * also did the per-record work that needs no database (validation, hashing, JSON for the store).
+ * Re-measured 2026-12-04 (session 5, alternated runs): Ed-Fi within noise (0-7% faster or slower). Deeper read-ahead
+ * (6 pages, 3 streams), a 32 MB nursery and priorities in the worker did not change that: the process's CPU rose ~50%
+ * and both threads slowed when they ran together; V8's parallel GC already keeps the second core ~35% busy.
  */
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
