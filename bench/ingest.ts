@@ -14,11 +14,13 @@
  *
  * Every connector of the demo tenant (fixtures/demo/hub.config.json, with its settings as they are: SIS OneRoster 1.2
  * CSV, LMS OneRoster 1.1 CSV with gradebook, two CASE packages, the interim-benchmark and behaviour mapped CSVs, the
- * Ed-Fi XML state assessment + discipline) on the generated district, each through runSync in its own child process,
- * next to a baseline of its format on the same files, also in its own child (the runtime from the compiled dist/, built first): CSV csv-parse -> prepared INSERT of the
- * raw rows; XML saxes tokenizing -> one row per top-level element; CASE JSON.parse -> one row per CFItem and
- * CFAssociation. Connectors that refer to students (all but the SIS and CASE) run on a copy of the store the SIS run
- * left; only their own run is timed. Prints one table: rows, hub rows/s, baseline rows/s, ratio, hub peak RSS.
+ * Ed-Fi XML state assessment + discipline) on the generated district, each through runSync (the compiled dist/,
+ * built first) in its own child process, next to a baseline of its format on the same files, also in its own child:
+ * CSV csv-parse -> prepared INSERT of the raw rows; XML saxes tokenizing -> one row per top-level element; CASE
+ * JSON.parse -> one row per CFItem and CFAssociation. Connectors that refer to students (all but the SIS and CASE) run
+ * on a copy of the store the SIS run left; only their own run is timed. Each run's storage floor is measured too.
+ * Prints one table (rows, hub rows/s, baseline rows/s, ratio, floor, MB/s, hub peak RSS), then each run's time per
+ * stream.
  * Caliper (pushed over HTTP, not a connector) is measured by bench:caliper.
  */
 import fs from 'node:fs';
