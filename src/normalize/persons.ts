@@ -10,6 +10,7 @@ import type { IngestTx, ChangeRow, PersonIdentifierRow, PersonRecordRow, RecordR
 import { mergeSources, type Precedence, type SourceView } from './merge';
 import { diffRecords } from './canonical';
 import { refFields } from '../core/schemas';
+import { knexDialect } from '../store/dialect';
 import { ENTITY_TYPES, type EntityType } from '../ingest/contract';
 
 export const DEFAULT_STRONG_IDENTIFIERS = ['state', 'identifier', 'sis', 'edfi:studentuniqueid', 'usermasteridentifier', 'lti'];
@@ -217,7 +218,7 @@ export async function reresolveMovedRefs(tx: IngestTx, ctx: RecomputeContext, mo
     // array parameter (before, every row of the type was joined, returned and parsed here — 7 s of a 20k-student
     // LMS resolution pass).
     const movedJson = JSON.stringify(ids);
-    const dialect = /sqlite/.test(String(trx.client.config.client)) ? 'sqlite' : 'pg';
+    const dialect = knexDialect(trx);
     const refIn = (field: string) => dialect === 'pg'
       ? `(s.refs::jsonb ->> '${field}') in (select jsonb_array_elements_text(?::jsonb))`
       : `json_extract(s.refs, '$.${field}') in (select value from json_each(?))`;

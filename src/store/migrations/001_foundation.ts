@@ -3,19 +3,15 @@
  * rewriting keys). Timestamps are ISO 8601 UTC strings, identical on SQLite and PostgreSQL.
  */
 import type { Knex } from 'knex';
+import { knexDialect } from '../dialect';
 
 /**
  * On SQLite, tables keyed by a composite text key are created WITHOUT ROWID: the rows live in the key's B-tree
  * instead of a rowid table plus a separate key index — one B-tree less to write per record on the ingest path.
  * That pays only for small rows: migration 010 turns the wide `source_records` and `records` back into rowid tables.
  */
-/** Whether a migration runs on SQLite (else PostgreSQL). */
-export function isSqliteKnex(knex: Knex): boolean {
-  return /sqlite/.test(String(knex.client.config.client));
-}
-
 export async function createKeyedTable(knex: Knex, name: string, build: (t: Knex.CreateTableBuilder) => void): Promise<void> {
-  if (!isSqliteKnex(knex)) {
+  if (knexDialect(knex) !== 'sqlite') {
     await knex.schema.createTable(name, build);
     return;
   }

@@ -11,13 +11,14 @@
  *    must be written exactly as src/store/json-sql.ts writes them, or the planner will not use the index.
  */
 import type { Knex } from 'knex';
+import { knexDialect } from '../dialect';
 import { jsonFieldSql } from '../json-sql';
 
 export const JSON_INDEXED_FIELDS = ['personId', 'classId'] as const;
 
 
 export async function up(knex: Knex): Promise<void> {
-  const dialect = /sqlite/.test(String(knex.client.config.client)) ? 'sqlite' : 'pg';
+  const dialect = knexDialect(knex);
   await knex.schema.createTable('guardianships', (t) => {
     t.string('tenant_id', 63).notNullable();
     t.string('guardian_id', 64).notNullable();

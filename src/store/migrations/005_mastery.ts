@@ -14,6 +14,7 @@
  *  - `credits`: a course awarded (or revoked) with the mastery trail that decided it.
  */
 import type { Knex } from 'knex';
+import { knexDialect } from '../dialect';
 import { createKeyedTable } from './001_foundation';
 import { jsonFieldSql } from '../json-sql';
 
@@ -127,7 +128,7 @@ export async function up(knex: Knex): Promise<void> {
     t.index(['tenant_id', 'course_id']);
   });
 
-  const dialect = /sqlite/.test(String(knex.client.config.client)) ? 'sqlite' : 'pg';
+  const dialect = knexDialect(knex);
   for (const ix of RESULT_INDEXES) {
     await knex.raw(`create index ${ix.name} on records (tenant_id, ${jsonFieldSql(dialect, ix.field)}) where entity_type = '${ix.type}'`);
   }

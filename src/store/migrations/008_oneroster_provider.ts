@@ -11,12 +11,12 @@
  *    PostgreSQL indexes `(data::jsonb ->> 'field')`. `tenant_id, entity_type` lead, like every key of the store.
  */
 import type { Knex } from 'knex';
+import { knexDialect } from '../dialect';
 import { jsonFieldSql } from '../json-sql';
 
 /** Reference fields indexed for the provider, with the index name suffix. */
 export const INDEXED_JSON_FIELDS = ['personId', 'classId', 'schoolId', 'lineItemId', 'courseId'] as const;
 
-const isSqlite = (knex: Knex) => /sqlite/.test(String(knex.client.config.client));
 
 const indexName = (field: string) => `records_json_${field.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)}`;
 
@@ -27,7 +27,7 @@ export async function up(knex: Knex): Promise<void> {
     t.string('created_at', 32).notNullable();
   });
   for (const f of INDEXED_JSON_FIELDS) {
-    const expr = jsonFieldSql(isSqlite(knex) ? 'sqlite' : 'pg', f);
+    const expr = jsonFieldSql(knexDialect(knex), f);
     await knex.raw(`create index ${indexName(f)} on records (tenant_id, entity_type, ${expr})`);
   }
 }

@@ -11,12 +11,11 @@
  * sqlite_schema, so columns added by later migrations (002) come along. PostgreSQL: nothing to do.
  */
 import type { Knex } from 'knex';
+import { knexDialect } from '../dialect';
 
 const TABLES = ['source_records', 'records'];
 
-function isSqlite(knex: Knex): boolean {
-  return /sqlite/.test(String(knex.client.config.client));
-}
+const isSqlite = (knex: Knex) => knexDialect(knex) === 'sqlite';
 
 async function rebuild(knex: Knex, name: string, withoutRowid: boolean): Promise<void> {
   const rows = (await knex.raw(`select type, name, sql from sqlite_schema where tbl_name = ? and sql is not null`, [name])) as { type: string; name: string; sql: string }[];

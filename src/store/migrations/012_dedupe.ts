@@ -8,6 +8,7 @@
  *    (src/serve/signing-keys.ts), like person sessions; tokens signed by the old table's key (an hour long) lapse.
  */
 import type { Knex } from 'knex';
+import { knexDialect } from '../dialect';
 import { jsonFieldSql } from '../json-sql';
 
 const DROPPED = ['records_json_person_id', 'records_json_class_id', 'records_result_lineitem'];
@@ -18,7 +19,7 @@ export async function up(knex: Knex): Promise<void> {
 }
 
 export async function down(knex: Knex): Promise<void> {
-  const dialect = /sqlite/.test(String(knex.client.config.client)) ? 'sqlite' : 'pg';
+  const dialect = knexDialect(knex);
   await knex.raw(`create index records_json_person_id on records (tenant_id, entity_type, ${jsonFieldSql(dialect, 'personId')})`);
   await knex.raw(`create index records_json_class_id on records (tenant_id, entity_type, ${jsonFieldSql(dialect, 'classId')})`);
   await knex.raw(`create index records_result_lineitem on records (tenant_id, ${jsonFieldSql(dialect, 'lineItemId')}) where entity_type = 'result'`);

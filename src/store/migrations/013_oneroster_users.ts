@@ -14,7 +14,8 @@
  * Nothing at ingest writes these tables: the provider brings them up to date from `change_log` before it uses them.
  */
 import type { Knex } from 'knex';
-import { createKeyedTable, isSqliteKnex } from './001_foundation';
+import { createKeyedTable } from './001_foundation';
+import { knexDialect } from '../dialect';
 
 /** The scalar filter fields of a user (src/serve/oneroster/projection.ts maps JSON fields to them). */
 const FIELD_COLUMNS = ['username', 'enabled_user', 'given_name', 'family_name', 'middle_name', 'preferred_given_name', 'preferred_middle_name',
@@ -23,7 +24,7 @@ const FIELD_COLUMNS = ['username', 'enabled_user', 'given_name', 'family_name', 
 const ROLE_SET_COLUMNS = ['roles', 'role_types', 'role_orgs', 'role_at_org'];
 
 export async function up(knex: Knex): Promise<void> {
-  const sqlite = isSqliteKnex(knex);
+  const sqlite = knexDialect(knex) === 'sqlite';
   await createKeyedTable(knex, 'oneroster_users', (t) => {
     t.string('tenant_id', 63).notNullable();
     t.string('id', 64).notNullable();

@@ -9,8 +9,8 @@
  * The index names do not change.
  */
 import type { Knex } from 'knex';
+import { knexDialect } from '../dialect';
 import { jsonFieldSql } from '../json-sql';
-import { isSqliteKnex } from './001_foundation';
 
 export const PARTIAL_JSON_INDEXES: readonly { name: string; field: string }[] = [
   { name: 'records_json_personid', field: 'personId' },
@@ -21,7 +21,7 @@ export const PARTIAL_JSON_INDEXES: readonly { name: string; field: string }[] = 
 ];
 
 async function recreate(knex: Knex, partial: boolean): Promise<void> {
-  const dialect = isSqliteKnex(knex) ? 'sqlite' : 'pg';
+  const dialect = knexDialect(knex);
   for (const { name, field } of PARTIAL_JSON_INDEXES) {
     const expr = jsonFieldSql(dialect, field);
     await knex.raw(`drop index if exists ${name}`);
