@@ -64,6 +64,13 @@ export function newUnifiedId(): string {
   return `${ms.slice(0, 8)}-${ms.slice(8, 12)}-7${randA.toString(16).padStart(3, '0')}-${hi}-${r.subarray(1, 7).toString('hex')}`;
 }
 
+/** Equal as JSON: primitives compare directly, objects and arrays by canonical JSON (key order does not count). */
+export function sameValue(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (a === null || b === null || typeof a !== 'object' || typeof b !== 'object') return false;
+  return canonicalJson(a) === canonicalJson(b);
+}
+
 /** Field-level diff of two flat-ish records: {field: [old, new]} for fields whose canonical JSON differs. */
 export function diffRecords(before: Record<string, unknown>, after: Record<string, unknown>): Record<string, [unknown, unknown]> {
   const out: Record<string, [unknown, unknown]> = {};
@@ -71,9 +78,7 @@ export function diffRecords(before: Record<string, unknown>, after: Record<strin
   for (const k of keys) {
     const a = before[k] ?? null;
     const b = after[k] ?? null;
-    if (a === b) continue;
-    // Primitives that are not identical differ; objects and arrays compare by canonical JSON (key order does not count).
-    if (a === null || b === null || typeof a !== 'object' || typeof b !== 'object' || canonicalJson(a) !== canonicalJson(b)) out[k] = [a, b];
+    if (!sameValue(a, b)) out[k] = [a, b];
   }
   return out;
 }

@@ -4,7 +4,7 @@
  * seen first); identifiers are the union of every source's. Provenance says, per field, which source won, when it
  * was seen, by which rule, and what the other sources said when they disagree — conflicts are shown, not hidden.
  */
-import { canonicalJson } from './canonical';
+import { canonicalJson, sameValue } from './canonical';
 
 export interface SourceView {
   connectorId: string;
@@ -97,13 +97,6 @@ function unionKey(v: unknown): string {
     }
   }
   return canonicalJson(v);
-}
-
-/** Equal as JSON: primitives compare directly, objects and arrays by canonical JSON (key order does not count). */
-export function sameValue(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  if (a === null || b === null || typeof a !== 'object' || typeof b !== 'object') return false;
-  return canonicalJson(a) === canonicalJson(b);
 }
 
 /**
