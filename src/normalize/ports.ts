@@ -115,20 +115,48 @@ export interface PersonIdentifierRow {
 }
 const PI_COLS = ['tenant_id', 'system', 'value', 'connector_id', 'source_id', 'person_id'] as const;
 
-const SOURCE_COLS = ['tenant_id', 'connector_id', 'entity_type', 'source_id', 'unified_id', 'hash', 'raw', 'location', 'first_seen_at', 'last_seen_at', 'last_run_id', 'deleted_at', 'data', 'refs', 'match_state', 'match_rule', 'match_score'] as const;
-const RECORD_COLS = ['tenant_id', 'entity_type', 'id', 'data', 'created_seq', 'updated_seq', 'created_at', 'updated_at', 'deleted_at', 'provenance'] as const;
-const CHANGE_COLS = ['tenant_id', 'seq', 'entity_type', 'entity_id', 'op', 'at', 'run_id', 'cause', 'diff'] as const;
+/**
+ * The ingest tables as both dialects write them: every column with its PostgreSQL type (PostgreSQL writes go through
+ * `insertRows`, src/store/bulk.ts: one JSON parameter per 5,000 rows expanded by `json_to_recordset`; SQLite binds the
+ * same columns in this order to prepared statements), the conflict key, and the columns an upsert replaces.
+ */
+const SOURCES = {
+  types: {
+    tenant_id: 'text', connector_id: 'text', entity_type: 'text', source_id: 'text', unified_id: 'text', hash: 'text', raw: 'text', location: 'text',
+    first_seen_at: 'text', last_seen_at: 'text', last_run_id: 'text', deleted_at: 'text', data: 'text', refs: 'text', match_state: 'text', match_rule: 'text',
+    match_score: 'real',
+  } satisfies Record<keyof SourceRow, ColumnTypes[string]>,
+  key: ['tenant_id', 'connector_id', 'entity_type', 'source_id'],
+  merge: ['unified_id', 'hash', 'raw', 'location', 'last_seen_at', 'last_run_id', 'deleted_at', 'data', 'refs'],
+};
+const RECORDS = {
+  types: {
+    tenant_id: 'text', entity_type: 'text', id: 'text', data: 'text', created_seq: 'bigint', updated_seq: 'bigint', created_at: 'text', updated_at: 'text',
+    deleted_at: 'text', provenance: 'text',
+  } satisfies Record<keyof RecordRow, ColumnTypes[string]>,
+  key: ['tenant_id', 'entity_type', 'id'],
+  merge: ['data', 'updated_seq', 'updated_at', 'deleted_at', 'provenance'],
+};
+const CHANGES = {
+  types: {
+    tenant_id: 'text', seq: 'bigint', entity_type: 'text', entity_id: 'text', op: 'text', at: 'text', run_id: 'text', cause: 'text', diff: 'text',
+  } satisfies Record<keyof ChangeRow, ColumnTypes[string]>,
+};
+const SOURCE_COLS = Object.keys(SOURCES.types) as (keyof SourceRow)[];
+const RECORD_COLS = Object.keys(RECORDS.types) as (keyof RecordRow)[];
+const CHANGE_COLS = Object.keys(CHANGES.types) as (keyof ChangeRow)[];
+
+/** SQLite's upsert of one row: the columns in order, `on conflict (key) do update set` the merge columns. */
+function sqliteUpsert(table: string, cols: readonly string[], key: readonly string[], merge: readonly string[]): string {
+  return `insert into ${table} (${cols.join(',')}) values (${cols.map(() => '?').join(',')})
+    on conflict (${key.join(', ')}) do update set ${merge.map((c) => `${c} = excluded.${c}`).join(', ')}`;
+}
 
 const SQL = {
   findSource: `select unified_id, hash, deleted_at, last_run_id from source_records where tenant_id = ? and connector_id = ? and entity_type = ? and source_id = ?`,
-  upsertSource: `insert into source_records (${SOURCE_COLS.join(',')}) values (${SOURCE_COLS.map(() => '?').join(',')})
-    on conflict (tenant_id, connector_id, entity_type, source_id) do update set unified_id = excluded.unified_id, hash = excluded.hash,
-    raw = excluded.raw, location = excluded.location, last_seen_at = excluded.last_seen_at, last_run_id = excluded.last_run_id, deleted_at = excluded.deleted_at,
-    data = excluded.data, refs = excluded.refs`,
+  upsertSource: sqliteUpsert('source_records', SOURCE_COLS, SOURCES.key, SOURCES.merge),
   touchSource: `update source_records set last_run_id = ?, last_seen_at = ? where tenant_id = ? and connector_id = ? and entity_type = ? and source_id = ?`,
-  upsertRecord: `insert into records (${RECORD_COLS.join(',')}) values (${RECORD_COLS.map(() => '?').join(',')})
-    on conflict (tenant_id, entity_type, id) do update set data = excluded.data, updated_seq = excluded.updated_seq,
-    updated_at = excluded.updated_at, deleted_at = excluded.deleted_at, provenance = excluded.provenance`,
+  upsertRecord: sqliteUpsert('records', RECORD_COLS, RECORDS.key, RECORDS.merge),
   loadRecord: `select data from records where tenant_id = ? and entity_type = ? and id = ?`,
   personSources: `select unified_id, connector_id, source_id, last_seen_at, data from source_records where tenant_id = ? and entity_type = 'person' and unified_id = ? and deleted_at is null`,
   personRecord: `select id, data, deleted_at, provenance from records where tenant_id = ? and entity_type = 'person' and id = ?`,
@@ -250,23 +278,6 @@ function chunks<T>(xs: T[], n = PG_CHUNK): T[][] {
   return out;
 }
 
-/**
- * PostgreSQL writes go through `insertRows` (src/store/bulk.ts): one JSON parameter per 5,000 rows, expanded by
- * `json_to_recordset`, instead of knex multi-row VALUES with a parameter per cell. Every column of the row types.
- */
-const PG_SOURCE_TYPES: ColumnTypes = {
-  tenant_id: 'text', connector_id: 'text', entity_type: 'text', source_id: 'text', unified_id: 'text', hash: 'text', raw: 'text', location: 'text',
-  first_seen_at: 'text', last_seen_at: 'text', last_run_id: 'text', deleted_at: 'text', data: 'text', refs: 'text', match_state: 'text', match_rule: 'text',
-  match_score: 'real',
-};
-const PG_RECORD_TYPES: ColumnTypes = {
-  tenant_id: 'text', entity_type: 'text', id: 'text', data: 'text', created_seq: 'bigint', updated_seq: 'bigint', created_at: 'text', updated_at: 'text',
-  deleted_at: 'text', provenance: 'text',
-};
-const PG_CHANGE_TYPES: ColumnTypes = {
-  tenant_id: 'text', seq: 'bigint', entity_type: 'text', entity_id: 'text', op: 'text', at: 'text', run_id: 'text', cause: 'text', diff: 'text',
-};
-
 class PgIngestTx implements IngestTx {
   constructor(readonly knex: Knex.Transaction) {}
 
@@ -324,8 +335,7 @@ class PgIngestTx implements IngestTx {
   }
 
   async upsertSources(rows: SourceRow[]) {
-    await insertRows(this.knex, 'pg', 'source_records', PG_SOURCE_TYPES, rows as unknown as Record<string, unknown>[], ['tenant_id', 'connector_id', 'entity_type', 'source_id'],
-      ['unified_id', 'hash', 'raw', 'location', 'last_seen_at', 'last_run_id', 'deleted_at', 'data', 'refs']);
+    await insertRows(this.knex, 'pg', 'source_records', SOURCES.types, rows as unknown as Record<string, unknown>[], SOURCES.key, SOURCES.merge);
   }
 
   async touchSources(tenantId: string, connectorId: string, type: string, sourceIds: string[], runId: string, at: string) {
@@ -338,12 +348,11 @@ class PgIngestTx implements IngestTx {
   }
 
   async upsertRecords(rows: RecordRow[]) {
-    await insertRows(this.knex, 'pg', 'records', PG_RECORD_TYPES, rows as unknown as Record<string, unknown>[], ['tenant_id', 'entity_type', 'id'],
-      ['data', 'updated_seq', 'updated_at', 'deleted_at', 'provenance']);
+    await insertRows(this.knex, 'pg', 'records', RECORDS.types, rows as unknown as Record<string, unknown>[], RECORDS.key, RECORDS.merge);
   }
 
   async insertChanges(rows: ChangeRow[]) {
-    await insertRows(this.knex, 'pg', 'change_log', PG_CHANGE_TYPES, rows as unknown as Record<string, unknown>[]);
+    await insertRows(this.knex, 'pg', 'change_log', CHANGES.types, rows as unknown as Record<string, unknown>[]);
   }
 
   async markDeleted(tenantId: string, type: string, id: string, seq: number, at: string) {
