@@ -5,7 +5,7 @@
  */
 import { describeEachDb } from './helpers/db';
 import { disclosurePersons, listDisclosures, recordDisclosures, type DisclosureRow } from '../src/serve/disclosures';
-import { dayOfDisclosureId, DISCLOSURE_SET_MAX } from '../src/store/disclosure-ids';
+import { dayOfDisclosureId, DISCLOSURE_SET_MAX } from '../src/store/disclosure-keys';
 import * as m016 from '../src/store/migrations/016_disclosure_sets';
 import type { Db } from '../src/store/db';
 
@@ -37,6 +37,14 @@ describeEachDb('disclosure log storage', (t) => {
   const indexKeys = async (tenant: string, person: string) =>
     ((await db.knex('disclosure_index').where({ tenant_id: tenant, person_id: person }).orderBy(['day', 'recipient']).select('day', 'recipient')) as { day: string; recipient: string }[])
       .map((r) => `${r.day} ${r.recipient}`);
+
+  it('finds a person whose id is longer than the log keeps (255 characters) by that same id', async () => {
+    const long = `p-${'x'.repeat(300)}`;
+    await recordAt(db, T0 + 5 * DAY, [row('b', 'r-long', [long, 'short'])]);
+    const about = await listDisclosures(db, 'b', { personId: long, limit: 10 });
+    expect(about.map((d) => d.recipient)).toEqual(['r-long']);
+    expect(about[0].personIds).toContain(long.slice(0, 255));
+  });
 
   it('lists the disclosures about a person newest first, across days and recipients, with filters and paging', async () => {
     await recordAt(db, T0, [row('a', 'r1', ['p1', 'p2'])]);

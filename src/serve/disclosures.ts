@@ -19,7 +19,7 @@
 import type { RequestHandler, Router } from 'express';
 import type { Knex } from 'knex';
 import type { Db, Dialect } from '../store/db';
-import { dayBefore, dayOfDisclosureId, disclosureIdRange, DISCLOSURE_SET_MAX, disclosureSetId, newDisclosureId } from '../store/disclosure-ids';
+import { dayBefore, dayOfDisclosureId, disclosureIdRange, DISCLOSURE_SET_MAX, disclosureSetId, newDisclosureId } from '../store/disclosure-keys';
 import { withSqlite } from '../store/statements';
 import { insertRows, type ColumnTypes } from '../store/bulk';
 import type { Logger } from '../core/logger';
@@ -59,8 +59,6 @@ const SET_KEY = ['tenant_id', 'set_id'];
 const INDEX_COLUMNS: ColumnTypes = { tenant_id: 'text', person_id: 'text', day: 'text', recipient: 'text' };
 const INDEX_KEY = ['tenant_id', 'person_id', 'day', 'recipient'];
 
-export { newDisclosureId };
-
 /**
  * What this process has written and seen committed, per store, so repeated answers write nothing but their
  * `disclosures` row. `keys`: index keys (tenant, day, recipient, person). `sets`: sets stored (tenant, set) and sets
@@ -91,6 +89,9 @@ export interface SubjectRows {
   setKeys: string[];
 }
 
+/** A person id as the log stores it (the columns hold 255 characters): the writer and the reader must agree. */
+const personKey = (p: string) => (p.length > 255 ? p.slice(0, 255) : p);
+
 export const emptySubjects = (): SubjectRows => ({ sets: [], index: [], keys: [], setKeys: [] });
 
 /**
@@ -101,7 +102,7 @@ export const emptySubjects = (): SubjectRows => ({ sets: [], index: [], keys: []
 export function disclosureSubjects(
   out: SubjectRows, tenantId: string, disclosureId: string, recipient: string, personIds: readonly string[], seen?: SeenKeys,
 ): { count: number; setIds: string[] } {
-  const ids = [...new Set(personIds.map((p) => (p.length > 255 ? p.slice(0, 255) : p)))];
+  const ids = [...new Set(personIds.map(personKey))];
   // Pages come in id order: sort only when they do not.
   for (let i = 1; i < ids.length; i++) {
     if (ids[i - 1] > ids[i]) {
@@ -330,7 +331,8 @@ function disclosureRows(db: Db, tenantId: string, opts: ListFilter, limit: numbe
  * the day of the disclosure id; `since` filters on `at`, so the index is read from the day before.
  */
 async function disclosuresAbout(db: Db, tenantId: string, personId: string, opts: ListFilter & { limit: number }): Promise<DisclosureDbRow[]> {
-  const idx = db.knex('disclosure_index').where({ tenant_id: tenantId, person_id: personId.slice(0, 255) }).orderBy([{ column: 'day', order: 'desc' }, 'recipient']).select('day', 'recipient');
+  const person = personKey(personId);
+  const idx = db.knex('disclosure_index').where({ tenant_id: tenantId, person_id: person }).orderBy([{ column: 'day', order: 'desc' }, 'recipient']).select('day', 'recipient');
   if (opts.recipient !== undefined) idx.where('recipient', opts.recipient);
   if (opts.since) idx.where('day', '>=', dayBefore(opts.since.slice(0, 10)));
   if (opts.beforeId !== undefined) idx.where('day', '<=', dayOfDisclosureId(opts.beforeId));
@@ -344,7 +346,7 @@ async function disclosuresAbout(db: Db, tenantId: string, personId: string, opts
   for (const [day, recipients] of days) {
     const range = disclosureIdRange(day);
     const got = await disclosureRows(db, tenantId, opts, opts.limit - out.length, (q) => {
-      q.whereIn('d.recipient', recipients).where('d.id', '>=', range.from).where('d.id', '<', range.to).whereRaw(holds, [personId]);
+      q.whereIn('d.recipient', recipients).where('d.id', '>=', range.from).where('d.id', '<', range.to).whereRaw(holds, [person]);
     });
     out.push(...got);
     if (out.length >= opts.limit) break;

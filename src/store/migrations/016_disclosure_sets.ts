@@ -19,7 +19,7 @@
  * Existing rows move over, a disclosure at a time.
  */
 import type { Knex } from 'knex';
-import { dayOfDisclosureId, DISCLOSURE_SET_MAX, disclosureSetId } from '../disclosure-ids';
+import { dayOfDisclosureId, DISCLOSURE_SET_MAX, disclosureSetId } from '../disclosure-keys';
 import { createKeyedTable } from './001_foundation';
 import { createDisclosurePersons } from './007_outbound';
 

@@ -1,8 +1,10 @@
 /**
- * Keys of the disclosure log. Disclosure ids: `dsc_` + base-36 milliseconds (9 characters, fixed width) + a per-process counter + this process's
- * random token + six random characters (33 characters). Sorting by id is sorting by time (within a millisecond, by
- * order of writing in a process), so the log pages on its id and a UTC day is a range of ids. Used by the disclosure
- * log (src/serve/disclosures.ts) and its migration. Sets of persons are keyed by their content (`disclosureSetId`).
+ * Keys of the disclosure log, shared by its writer (src/serve/disclosures.ts) and its migration (016):
+ *  - disclosure ids: `dsc_` + base-36 milliseconds (9 characters, fixed width) + a per-process counter + this
+ *    process's random token + six random characters (33 characters). Sorting by id is sorting by time (within a
+ *    millisecond, by order of writing in a process), so the log pages on its id and a UTC day is a range of ids;
+ *  - the UTC day of an id (`disclosure_index` is keyed by it);
+ *  - sets of persons, keyed by their content (`disclosureSetId`), at most DISCLOSURE_SET_MAX ids each.
  */
 import { hash, randomBytes } from 'node:crypto';
 
