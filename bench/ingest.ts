@@ -101,16 +101,19 @@ async function csvBaseline(inputs: CsvInput[], dbFile: string) {
  * in its own process, quiet (not a TTY): what a district's scheduled sync costs. bench/rss-preload.cjs reports the
  * process's peak RSS. The run's figures come from the `runs` table it leaves.
  */
+/** The SIS connector's id in the single-connector bench config. */
+const SIS_ID = 'sis';
+
 function hubCli(dir: string, dbFile: string, again: boolean): { result: Record<string, unknown>; maxRssMb: number } {
   const cfg = path.join(path.dirname(dbFile), 'hub.config.json');
-  fs.writeFileSync(cfg, JSON.stringify({ tenants: [{ id: 'bench', name: 'Bench', connectors: [{ id: 'sis', type: 'oneroster-csv', settings: { path: dir } }] }] }));
+  fs.writeFileSync(cfg, JSON.stringify({ tenants: [{ id: 'bench', name: 'Bench', connectors: [{ id: SIS_ID, type: 'oneroster-csv', settings: { path: dir } }] }] }));
   if (again) {
     // The re-run: cursors cleared so every row is re-read and found unchanged.
     const db = new Database(dbFile);
     db.exec('delete from connector_state');
     db.close();
   }
-  const r = spawnSync(process.execPath, ['--require', path.join(__dirname, 'rss-preload.cjs'), CLI, '--config', cfg, '--database', dbFile, 'sync', 'sis'], { encoding: 'utf8', maxBuffer: 1 << 26, env: { ...process.env, LOG_LEVEL: 'warn' } });
+  const r = spawnSync(process.execPath, ['--require', path.join(__dirname, 'rss-preload.cjs'), CLI, '--config', cfg, '--database', dbFile, 'sync', SIS_ID], { encoding: 'utf8', maxBuffer: 1 << 26, env: { ...process.env, LOG_LEVEL: 'warn' } });
   const rss = /HUB_BENCH_MAXRSS_KB (\d+)/.exec(r.stderr);
   if (r.status !== 0 || !rss) throw new Error(`hub sync failed (${r.status}): ${r.stderr}`);
   const db = new Database(dbFile, { readonly: true });
@@ -142,7 +145,7 @@ const FLOOR_TABLES = ['source_records', 'records', 'change_log', 'person_identif
  * upserted. No parsing, mapping, validation, hashing or lookups: what writing this much costs by itself. The hub
  * cannot be faster than this.
  */
-async function floor(fromDb: string, dbFile: string, connectorId = 'sis', baseDb?: string) {
+async function floor(fromDb: string, dbFile: string, connectorId: string, baseDb?: string) {
   if (baseDb) copyStore(baseDb, dbFile);
   else {
     const hubDb = await openDb({ url: dbFile });
@@ -460,7 +463,7 @@ async function main() {
       kind === 'all-baseline' ? await runBaseline(JSON.parse(opt('spec')!) as BaselineSpec, db)
       : kind === 'all-hub' ? await hubOne(opt('base')!, db, opt('connector')!)
       : kind === 'baseline' ? await baseline(dir, db)
-      : kind === 'floor' ? await floor(opt('from')!, db, opt('connector'), opt('base-db'))
+      : kind === 'floor' ? await floor(opt('from')!, db, opt('connector')!, opt('base-db'))
       : undefined;
     if (!result) throw new Error(`unknown child kind ${kind}`);
     process.stdout.write(`${JSON.stringify({ result, maxRssMb: process.resourceUsage().maxRSS / 1024 })}\n`);
@@ -490,7 +493,7 @@ async function main() {
     build();
     const h = hubCli(dir, hubDb, false);
     const a = hubCli(dir, hubDb, true);
-    const f = child('floor', dir, path.join(work, 'floor.sqlite'), ['--from', hubDb]);
+    const f = child('floor', dir, path.join(work, 'floor.sqlite'), ['--from', hubDb, '--connector', SIS_ID]);
     const b = base.result as { rows: number; ms: number };
     type Run = { counts: { read: number; inserted: number; unchanged: number; rejected: number }; durationMs: number; status: string };
     const first = h.result as unknown as Run;
