@@ -1,6 +1,6 @@
 import { compareNames, featuresOf, normalizeName, scorePair, withinOneEdit, jaroWinkler } from '../src/normalize/match';
 import { mergeSources } from '../src/normalize/merge';
-import { diffRecords } from '../src/normalize/canonical';
+import { canonicalJson, diffRecords, sameValue } from '../src/normalize/canonical';
 import { foldSql, foldText } from '../src/store/db';
 
 const f = (d: Record<string, unknown>, birthDates: string[] = [], sex: string[] = []) => featuresOf(d, { birthDates, sex });
@@ -100,6 +100,27 @@ describe('equal values across sources and versions', () => {
     const after = { a: 1, b: { y: [1, 2], x: 1 }, c: 'k', e: 5, f: { z: 1 } };
     expect(diffRecords(before, after)).toEqual({ e: ['5', 5], f: [null, { z: 1 }] });
     expect(diffRecords({ l: [1, 2] }, { l: [2, 1] })).toEqual({ l: [[1, 2], [2, 1]] });
+  });
+
+  it('sameValue on objects and arrays says what comparing their canonical JSON says', () => {
+    const values: unknown[] = [
+      {}, [], { a: 1 }, { a: 1, b: undefined }, { b: undefined }, { a: '1' }, { a: 1, b: 2 }, { b: 2, a: 1 }, { a: [1, 2] }, { a: [2, 1] },
+      [null], [undefined], [NaN], [Infinity], [1], ['1'], [{ x: 1, y: 2 }], [{ y: 2, x: 1 }], [[1], [2]], [[2], [1]], { a: { b: { c: null } } },
+      { a: { b: { c: undefined } } }, { a: { b: {} } }, { constructor: null }, { toString: 'x' }, [true], [false], [0], [-0], { s: 'ü' }, { s: 'u\u0308' },
+      [{ system: 'SIS', value: 'S1' }, { system: 'State', value: 'TX1' }], [{ value: 'S1', system: 'SIS' }, { value: 'TX1', system: 'State' }],
+    ];
+    let pairs = 0;
+    for (const a of values) {
+      for (const b of values) {
+        expect([a, b, sameValue(a, b)]).toEqual([a, b, canonicalJson(a) === canonicalJson(b)]);
+        pairs++;
+      }
+    }
+    expect(pairs).toBe(values.length ** 2);
+    // Primitives compare as they are (no JSON): a number is not its string, null is not undefined.
+    expect(sameValue(5, '5')).toBe(false);
+    expect(sameValue(null, undefined)).toBe(false);
+    expect(sameValue('a', 'a')).toBe(true);
   });
 });
 
