@@ -75,6 +75,10 @@ async function resolve(db: Db, opts: { tenantId: string; connectorId: string; ru
     stats.considered = stats.created = Number(n);
     return stats;
   }
+  // Nothing left to match (every new source person was linked at ingest by a strong identifier, the usual case for a
+  // state or assessment export): done, without loading every person of the tenant (~30 ms at 15k persons).
+  const anyPending = await db.knex('source_records').where({ tenant_id: tenantId, connector_id: connectorId, entity_type: 'person' }).whereIn('match_state', ['provisional', 'conflict']).whereNull('deleted_at').first('source_id');
+  if (!anyPending) return stats;
   const all = (await db.knex('source_records').where({ tenant_id: tenantId, entity_type: 'person' }).whereNull('deleted_at')
     .select('connector_id', 'source_id', 'unified_id', 'data', 'match_state', 'match_rule')) as SourcePerson[];
   const pending = all.filter((s) => s.connector_id === connectorId && (s.match_state === 'provisional' || s.match_state === 'conflict'));
