@@ -11,6 +11,7 @@ import { mergeSources, type Precedence, type SourceView } from './merge';
 import { diffRecords } from './canonical';
 import { refFields } from '../core/schemas';
 import { knexDialect } from '../store/dialect';
+import { rowsOf } from '../store/statements';
 import { ENTITY_TYPES, type EntityType } from '../ingest/contract';
 
 export const DEFAULT_STRONG_IDENTIFIERS = ['state', 'identifier', 'sis', 'edfi:studentuniqueid', 'usermasteridentifier', 'lti'];
@@ -48,15 +49,13 @@ export async function strongClaims(trx: Knex.Transaction, tenantId: string, conn
   const out = new Map<string, Set<string>>();
   const keys = [...new Map(pairs.map((p) => [`${p.system.toLowerCase()}\u0000${p.value}`, [p.system.toLowerCase(), p.value] as [string, string]])).values()];
   for (let i = 0; i < keys.length; i += 400) {
-    const rows = (await trx('person_identifiers as pi')
-      .join('source_records as sr', function () {
-        this.on('sr.tenant_id', 'pi.tenant_id').andOn('sr.connector_id', 'pi.connector_id').andOn('sr.source_id', 'pi.source_id').andOnVal('sr.entity_type', 'person');
-      })
-      .whereNull('sr.deleted_at')
-      .where('pi.tenant_id', tenantId)
-      .whereNot('pi.connector_id', connectorId)
-      .whereIn(['pi.system', 'pi.value'], keys.slice(i, i + 400))
-      .select('pi.system', 'pi.value', 'pi.person_id')) as { system: string; value: string; person_id: string }[];
+    const part = keys.slice(i, i + 400);
+    // Written out, not built: knex's query builder spent ~2 ms compiling each 400-pair tuple list (~50 ms of an
+    // Ed-Fi sync of 5,000 students), twice the time the query itself takes.
+    const sql = `select pi.system, pi.value, pi.person_id from person_identifiers pi
+      join source_records sr on sr.tenant_id = pi.tenant_id and sr.connector_id = pi.connector_id and sr.entity_type = 'person' and sr.source_id = pi.source_id
+      where sr.deleted_at is null and pi.tenant_id = ? and pi.connector_id <> ? and (pi.system, pi.value) in (values ${part.map(() => '(?, ?)').join(', ')})`;
+    const rows = rowsOf<{ system: string; value: string; person_id: string }>(await trx.raw(sql, [tenantId, connectorId, ...part.flat()]));
     for (const r of rows) {
       const k = `${r.system}\u0000${r.value}`;
       (out.get(k) ?? out.set(k, new Set()).get(k)!).add(r.person_id);

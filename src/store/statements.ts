@@ -46,3 +46,8 @@ export async function selectRows<T = Record<string, unknown>>(db: Db, sql: strin
   const r = (await db.knex.raw(sql, bindings as never[])) as { rows: T[] };
   return r.rows;
 }
+
+/** knex.raw answers differ: an array on SQLite, `{ rows }` on PostgreSQL. */
+export function rowsOf<T = Record<string, unknown>>(raw: unknown): T[] {
+  return Array.isArray(raw) ? (raw as T[]) : ((raw as { rows: T[] }).rows ?? []);
+}

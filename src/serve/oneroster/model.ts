@@ -118,11 +118,6 @@ export async function recordsById(ctx: MapContext, type: string, ids: string[]):
   return out;
 }
 
-/** knex.raw answers differ: an array on SQLite, `{ rows }` on PostgreSQL. */
-export function rowsOf(raw: unknown): Array<Record<string, unknown>> {
-  return Array.isArray(raw) ? (raw as Array<Record<string, unknown>>) : ((raw as { rows: Array<Record<string, unknown>> }).rows ?? []);
-}
-
 // ---------------------------------------------------------------------------------------------------------------
 // Users: roles live in role records (1.2 roles model); `role` / `roles.role` filter through them.
 

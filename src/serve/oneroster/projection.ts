@@ -28,10 +28,10 @@
 import type { Knex } from 'knex';
 import type BetterSqlite3 from 'better-sqlite3';
 import type { Db, Dialect } from '../../store/db';
-import { prepared, selectRows } from '../../store/statements';
+import { prepared, rowsOf, selectRows } from '../../store/statements';
 import type { Logger } from '../../core/logger';
 import { jsonText, setText } from './fields';
-import { roleAtOrg, rolesByPerson, rowsOf, TYPES, USER_COLUMNS, type Json, type MapContext } from './model';
+import { roleAtOrg, rolesByPerson, TYPES, USER_COLUMNS, type Json, type MapContext } from './model';
 
 /** Bump when the user object, the columns or the role sets change: every tenant's projection is rebuilt. */
 export const PROJECTION_VERSION = 1;

@@ -8,7 +8,8 @@ import { OR_SCOPES, type OneRosterScope } from './scopes';
 import { allocateId, applyWrites, checkSourcedId, readCategory, readLineItem, readResult, unprocessable, type Pending } from './gradebook-write';
 import { unknownObject } from './errors';
 import { jsonText } from './fields';
-import { rowsOf, TYPES, type Json, type ResourceType } from './model';
+import { TYPES, type Json, type ResourceType } from './model';
+import { rowsOf } from '../../store/statements';
 import { getSingle, type EngineContext } from './query';
 import type { OneRosterPrincipal } from './auth';
 
