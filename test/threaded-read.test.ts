@@ -8,6 +8,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { openThreadedRead, openThreadedReads, readsInWorker } from '../src/ingest/threaded-read';
 import { getConnector, registerConnector } from '../src/ingest/registry';
+import { AheadBudget, MAX_BYTES_AHEAD, pageBytes } from '../src/ingest/read-budget';
+import type { WirePage } from '../src/ingest/read-worker';
 import { silentLogger } from '../src/core/logger';
 import { HubError } from '../src/core/errors';
 import type { Connector, Page, ReadContext, SyncMode } from '../src/ingest/contract';
@@ -36,7 +38,7 @@ async function caught(p: Promise<unknown>): Promise<HubError> {
   throw new Error('expected a rejection');
 }
 
-/** Threaded reads are opt-in (HUB_READ_THREADS=on): on for this file, restored after. */
+/** Threaded reads are forced on for every connector that can (HUB_READ_THREADS=on) in this file, restored after. */
 const before = process.env.HUB_READ_THREADS;
 beforeAll(() => {
   process.env.HUB_READ_THREADS = 'on';
@@ -49,13 +51,38 @@ afterAll(() => {
 describe('threaded reads', () => {
   const csv = getConnector('oneroster-csv')!;
 
-  it('are off unless HUB_READ_THREADS=on', () => {
+  it('are on by default for Ed-Fi XML, opt-in for the CSV connectors, and off for all with HUB_READ_THREADS=off', () => {
+    const edfi = getConnector('edfi-xml')!;
+    for (const unset of [undefined, '', 'auto']) {
+      if (unset === undefined) delete process.env.HUB_READ_THREADS;
+      else process.env.HUB_READ_THREADS = unset;
+      expect(readsInWorker('oneroster-csv', csv)).toBe(false);
+      expect(readsInWorker('edfi-xml', edfi)).toBe(true);
+    }
     process.env.HUB_READ_THREADS = 'off';
     expect(readsInWorker('oneroster-csv', csv)).toBe(false);
-    delete process.env.HUB_READ_THREADS;
-    expect(readsInWorker('oneroster-csv', csv)).toBe(false);
+    expect(readsInWorker('edfi-xml', edfi)).toBe(false);
     process.env.HUB_READ_THREADS = 'on';
     expect(readsInWorker('oneroster-csv', csv)).toBe(true);
+    expect(readsInWorker('edfi-xml', edfi)).toBe(true);
+  });
+
+  it('a HUB_READ_THREADS that is not on, off or auto is a configuration error naming it', () => {
+    process.env.HUB_READ_THREADS = 'yes';
+    try {
+      let err: unknown;
+      try {
+        readsInWorker('edfi-xml', getConnector('edfi-xml')!);
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(HubError);
+      expect((err as HubError).code).toBe('config_invalid');
+      expect((err as HubError).message).toContain('HUB_READ_THREADS');
+      expect((err as HubError).details[0].path).toBe('HUB_READ_THREADS');
+    } finally {
+      process.env.HUB_READ_THREADS = 'on';
+    }
   });
 
   it('the file connectors read in the worker; a connector registered over a built-in does not', () => {
@@ -120,9 +147,44 @@ describe('threaded reads', () => {
       })(),
     );
     expect(String(aborted)).toMatch(/abort/i); // as the in-process read does: the runner reports run_cancelled
-    expect(n).toBeLessThanOrEqual(1 + 3); // at most the pages already posted arrive after the abort
+    expect(n).toBe(1); // pages the worker posted ahead are dropped: none arrives after the abort
     const all = await collect(readThreaded('oneroster-csv', 'users', settings, ctx()));
     expect(all.length).toBeGreaterThan(3);
+  });
+});
+
+describe('how far the read worker runs ahead', () => {
+  const page = (records: number, rawChars: number): WirePage => ({
+    records: Array.from({ length: records }, (_, i) => ({ type: 'person' as const, sourceId: `p${i}`, dataJson: '{"a":1}', ...(rawChars ? { rawJson: 'x'.repeat(rawChars) } : {}) })),
+    rejects: [],
+  });
+
+  it('sizes a page by its records\' JSON text plus an allowance per record', () => {
+    expect(pageBytes(page(2, 1000))).toBe(2 * (64 + 7 + 1000));
+    expect(pageBytes(page(3, 0))).toBe(3 * (64 + 7));
+  });
+
+  it('allows at most `ahead` pages per read and MAX_BYTES_AHEAD across reads, but always one page per read', () => {
+    const b = new AheadBudget(1000);
+    const a: number[] = [];
+    const c: number[] = [];
+    expect(b.allows(a, 2, 600)).toBe(true);
+    a.push(600);
+    b.take(600);
+    expect(b.allows(a, 2, 600)).toBe(false); // 1,200 bytes would be over the budget
+    expect(b.allows(a, 2, 400)).toBe(true);
+    expect(b.allows(c, 2, 5000)).toBe(true); // another read with nothing in flight may always post one
+    c.push(5000);
+    b.take(5000);
+    expect(b.allows(c, 2, 1)).toBe(false);
+    a.push(400);
+    b.take(400);
+    expect(b.allows(a, 2, 0)).toBe(false); // `ahead` pages out
+    b.release(a.shift()!);
+    b.release(c.shift()!);
+    expect(b.inFlightBytes).toBe(400);
+    expect(b.allows(a, 2, 600)).toBe(true);
+    expect(MAX_BYTES_AHEAD).toBeGreaterThanOrEqual(16 * 1024 * 1024);
   });
 });
 

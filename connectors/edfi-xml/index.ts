@@ -668,7 +668,7 @@ export const edfiXml: Connector<EdfiXmlSettings> = {
     kind: ['roster', 'assessment', 'gradebook', 'behaviour', 'attendance'],
     configSchema,
     secretFields: [],
-    readInWorker: true,
+    readInWorker: 'default',
     streams: STREAMS.map((s) => ({ name: s.name, entities: s.entities, modes: ['full', 'incremental'] })),
   },
   check,

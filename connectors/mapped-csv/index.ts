@@ -423,7 +423,7 @@ export const mappedCsv: Connector<MappedCsvSettings> & {
     kind: ['assessment', 'behaviour', 'attendance', 'roster', 'gradebook', 'competency'],
     configSchema,
     secretFields: [],
-    readInWorker: true,
+    readInWorker: 'opt-in',
     streams: STREAMS.map((t) => ({ name: t, entities: [t], modes: ['full', 'incremental'] })),
   },
   check,

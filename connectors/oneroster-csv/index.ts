@@ -657,7 +657,7 @@ export const oneRosterCsv: Connector<OneRosterCsvSettings> = {
     kind: ['roster', 'gradebook'],
     configSchema,
     secretFields: [],
-    readInWorker: true,
+    readInWorker: 'opt-in',
     streams: STREAMS.map((s) => ({ name: s.name, entities: [s.entity], modes: ['full', 'incremental'] })),
   },
   check,

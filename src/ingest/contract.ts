@@ -95,11 +95,13 @@ export interface ConnectorManifest {
   /** Streams in the order the runtime reads them (referenced data first). */
   streams: StreamDeclaration[];
   /**
-   * Built-in connectors whose reads are CPU-bound parsing of files (CSV, XML, JSON) set this: the runtime runs `read`
-   * in a worker thread so parsing overlaps writing (src/ingest/threaded-read.ts). `read` then gets a plain context
-   * (no shared state with `plan` or the main thread) and its pages cross by structured clone.
+   * Built-in connectors whose reads are CPU-bound parsing of files (CSV, XML, JSON) set this: the runtime may run
+   * `read` in a worker thread so parsing overlaps writing (src/ingest/threaded-read.ts). `read` then gets a plain
+   * context (no shared state with `plan` or the main thread) and its pages cross by structured clone.
+   * `'default'`: threaded unless `HUB_READ_THREADS=off` (where it was measured faster); `'opt-in'`: only with
+   * `HUB_READ_THREADS=on`.
    */
-  readInWorker?: boolean;
+  readInWorker?: 'default' | 'opt-in';
 }
 
 /** What a run will read: decided by the connector from its settings, the source and the saved cursors. */

@@ -10,9 +10,10 @@
  */
 import { parentPort } from 'node:worker_threads';
 import pino from 'pino';
-import { getConnector } from './registry';
+import { builtinConnector } from './registry';
+import { AheadBudget, pageBytes } from './read-budget';
 import { isHubError } from '../core/errors';
-import type { Cursor, Page, SyncMode } from './contract';
+import type { Cursor, Page, SourceRecord, SyncMode } from './contract';
 
 export interface ReadRequest {
   op: 'read';
@@ -21,12 +22,31 @@ export interface ReadRequest {
   stream: string;
   settings: Record<string, unknown>;
   ctx: { tenantId: string; connectorId: string; baseDir: string; mode: SyncMode; cursor?: Cursor };
-  /** Pages posted ahead of the consumer. */
+  /** Pages posted ahead of the consumer (at most). */
   ahead: number;
 }
 export type ToWorker = ReadRequest | { op: 'ack' | 'cancel'; id: number };
+/**
+ * A record as it crosses: its data and raw payload as JSON text. Strings clone cheaply and JSON.parse on the main
+ * thread is faster than structured clone rebuilding the same objects (measured: 10-13 ms vs 14-16 ms for a page of
+ * 2,000 Ed-Fi assessment results); the raw payload is stored as that JSON anyway.
+ */
+export interface WireRecord {
+  type: SourceRecord['type'];
+  sourceId: string;
+  dataJson: string;
+  rawJson?: string;
+  location?: string;
+  deleted?: boolean;
+}
+export interface WirePage {
+  records: WireRecord[];
+  rejects?: Page['rejects'];
+  cursor?: Page['cursor'];
+}
+
 export type FromWorker =
-  | { op: 'page'; id: number; page: Page }
+  | { op: 'page'; id: number; page: WirePage }
   | { op: 'end'; id: number }
   | { op: 'error'; id: number; error: { code?: string; message: string; details?: unknown[]; stack?: string; name?: string } }
   | { op: 'log'; level: string; obj: Record<string, unknown>; msg: string };
@@ -35,11 +55,17 @@ const port = parentPort!;
 const post = (m: FromWorker) => port.postMessage(m);
 
 interface Job {
-  credit: number;
+  /** Most pages in flight (the request's `ahead`). */
+  ahead: number;
+  /** Sizes of the pages posted and not yet taken, oldest first. */
+  inFlight: number[];
   wake?: () => void;
   abort: AbortController;
+  /** Its read has ended; the job stays until its pages are taken (they count against the budget until then). */
+  done?: boolean;
 }
 const jobs = new Map<number, Job>();
+const budget = new AheadBudget();
 
 /** Log lines of the connector, re-emitted by the main thread's logger (with its level and redaction). */
 const LEVELS: Record<number, string> = { 10: 'trace', 20: 'debug', 30: 'info', 40: 'warn', 50: 'error', 60: 'fatal' };
@@ -51,26 +77,22 @@ const log = pino({ level: 'debug', base: undefined, timestamp: false }, {
 });
 
 async function run(req: ReadRequest): Promise<void> {
-  const job: Job = { credit: req.ahead, abort: new AbortController() };
+  const job: Job = { ahead: req.ahead, inFlight: [], abort: new AbortController() };
   jobs.set(req.id, job);
   try {
-    const impl = getConnector(req.type);
+    const impl = builtinConnector(req.type);
     if (!impl) throw new Error(`no connector '${req.type}' in the worker's registry`);
     const ctx = { ...req.ctx, log, signal: job.abort.signal };
     // A cancelled read (the consumer stopped, or the run was cancelled) just ends: nobody waits for its pages.
     for await (const page of impl.read(req.stream, req.settings, ctx)) {
       if (job.abort.signal.aborted) return;
-      while (job.credit <= 0 && !job.abort.signal.aborted) await new Promise<void>((r) => (job.wake = r));
+      const wire = toWire(page);
+      const size = pageBytes(wire);
+      while (!budget.allows(job.inFlight, job.ahead, size) && !job.abort.signal.aborted) await new Promise<void>((r) => (job.wake = r));
       if (job.abort.signal.aborted) return;
-      job.credit--;
-      // The raw payload crosses as the JSON it is stored as: one string to clone instead of an object, and one
-      // JSON.stringify less on the main thread.
-      for (const r of page.records) {
-        if (r.raw === undefined) continue;
-        r.rawJson = JSON.stringify(r.raw);
-        delete r.raw;
-      }
-      post({ op: 'page', id: req.id, page });
+      job.inFlight.push(size);
+      budget.take(size);
+      post({ op: 'page', id: req.id, page: wire });
     }
     post({ op: 'end', id: req.id });
   } catch (e) {
@@ -78,7 +100,36 @@ async function run(req: ReadRequest): Promise<void> {
     const err = e as Error;
     post({ op: 'error', id: req.id, error: isHubError(e) ? { code: e.code, message: e.message, details: e.details } : { message: err?.message ?? String(e), stack: err?.stack } });
   } finally {
-    jobs.delete(req.id);
+    job.done = true;
+    if (job.abort.signal.aborted || !job.inFlight.length) forget(req.id, job);
+  }
+}
+
+function toWire(page: Page): WirePage {
+  const records = page.records.map((r) => {
+    const w: WireRecord = { type: r.type, sourceId: r.sourceId, dataJson: JSON.stringify(r.data) };
+    const rawJson = r.rawJson ?? (r.raw === undefined ? undefined : JSON.stringify(r.raw));
+    if (rawJson !== undefined) w.rawJson = rawJson;
+    if (r.location !== undefined) w.location = r.location;
+    if (r.deleted) w.deleted = true;
+    return w;
+  });
+  return { records, ...(page.rejects ? { rejects: page.rejects } : {}), ...(page.cursor ? { cursor: page.cursor } : {}) };
+}
+
+/** A job ends: its pages still in flight will not be taken (cancelled) or were all taken. */
+function forget(id: number, job: Job): void {
+  jobs.delete(id);
+  release(job.inFlight.splice(0).reduce((a, b) => a + b, 0));
+}
+
+/** Pages left the queue: every read waiting for room may try again. */
+function release(bytes: number): void {
+  if (!bytes) return;
+  budget.release(bytes);
+  for (const j of jobs.values()) {
+    j.wake?.();
+    j.wake = undefined;
   }
 }
 
@@ -87,8 +138,13 @@ port.on('message', (m: ToWorker) => {
   else {
     const job = jobs.get(m.id);
     if (!job) return;
-    if (m.op === 'ack') job.credit++;
-    else job.abort.abort();
+    if (m.op === 'ack') {
+      release(job.inFlight.shift() ?? 0);
+      if (job.done && !job.inFlight.length) forget(m.id, job);
+    } else {
+      job.abort.abort();
+      if (job.done) forget(m.id, job);
+    }
     job.wake?.();
     job.wake = undefined;
   }

@@ -17,7 +17,7 @@ import { HubError, isHubError, toHubError } from '../core/errors';
 import { silentLogger, type Logger } from '../core/logger';
 import type { Cursor, EntityType, Reject, StreamPlan, SyncMode } from './contract';
 import { getConnector } from './registry';
-import { streamReader, type StreamReader } from './threaded-read';
+import { prepareReads, streamReader, type StreamReader } from './threaded-read';
 import { ingestTx } from '../normalize/ports';
 import { addCounts, rememberRefs, writePage, zeroCounts, type PageCounts, type WriteContext } from '../normalize/page-writer';
 import { nowIso } from '../normalize/canonical';
@@ -147,6 +147,7 @@ export async function runSync(deps: RuntimeDeps, opts: SyncOptions): Promise<Run
   const settings = resolveSettings(impl.manifest, cc.settings, `$.tenants[${index[0]}].connectors[${index[1]}].settings`);
   const maxDeleteShare = cc.sweep?.maxDeleteShare ?? 0.1;
   const dryRun = !!opts.dryRun;
+  prepareReads(cc.type, impl);
 
   const runId = newRunId();
   const startedAt = nowIso();
@@ -282,7 +283,9 @@ export async function runSync(deps: RuntimeDeps, opts: SyncOptions): Promise<Run
         review = check.review;
         log.warn({ runId, review: check.review.types.map((t) => ({ type: t.type, vanishing: t.vanishing, share: t.share })) }, 'sweep refused: run needs review');
       } else if (!dryRun) {
-        const deleted = await sweep(db, opts.tenantId, opts.connectorId, runId, check.review.types.map((t) => t.type), 'sweep', identity);
+        // Only the types with rows to delete: the others' count just said none (a first load sweeps nothing).
+        const vanishing = check.review.types.filter((t) => t.vanishing > 0).map((t) => t.type);
+        const deleted = vanishing.length ? await sweep(db, opts.tenantId, opts.connectorId, runId, vanishing, 'sweep', identity) : 0;
         total.deleted += deleted;
       } else {
         total.deleted += check.review.types.reduce((n, t) => n + t.vanishing, 0);

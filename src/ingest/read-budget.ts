@@ -1,0 +1,40 @@
+/**
+ * How far the read worker (read-worker.ts) may run ahead of the main thread: at most `ahead` pages per read, and at
+ * most MAX_BYTES_AHEAD bytes across reads (the raw payloads are most of a page). Page counts alone would let a
+ * 50,000-record page size, or an interchange of very large elements, hold hundreds of MB in the queue. One page per
+ * read may always be in flight, so every read progresses.
+ */
+import type { WirePage } from './read-worker';
+
+export const MAX_BYTES_AHEAD = 48 * 1024 * 1024;
+
+/** A page's approximate size as it crosses: its records' JSON text plus an allowance per record. */
+export function pageBytes(page: WirePage): number {
+  let n = 0;
+  for (const r of page.records) n += 64 + r.dataJson.length + (r.rawJson?.length ?? 0);
+  return n;
+}
+
+/** The pages and bytes in flight: posted by the worker, not yet taken by the main thread. */
+export class AheadBudget {
+  private bytes = 0;
+
+  constructor(private readonly maxBytes = MAX_BYTES_AHEAD) {}
+
+  /** Whether a read with `inFlight` pages out (of at most `ahead`) may post one more of `size` bytes. */
+  allows(inFlight: readonly number[], ahead: number, size: number): boolean {
+    return inFlight.length < ahead && (inFlight.length === 0 || this.bytes + size <= this.maxBytes);
+  }
+
+  take(size: number): void {
+    this.bytes += size;
+  }
+
+  release(size: number): void {
+    this.bytes -= size;
+  }
+
+  get inFlightBytes(): number {
+    return this.bytes;
+  }
+}
