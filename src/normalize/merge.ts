@@ -69,16 +69,29 @@ export function mergeSources(id: string, sources: SourceView[], precedence: Prec
       continue;
     }
     const winner = ranked[0];
-    data[field] = winner.data[field];
-    const rule = ranked.length === 1 ? 'only source' : list?.includes(winner.connectorId) ? `precedence: ${list.join(' > ')}` : 'most recently seen';
-    const p: FieldProvenance = { connector: winner.connectorId, sourceId: winner.sourceId, seenAt: winner.seenAt, rule };
     const wv = winner.data[field];
-    const conflicts = ranked.slice(1).filter((s) => !sameValue(s.data[field], wv)).map((s) => ({ connector: s.connectorId, sourceId: s.sourceId, value: s.data[field] }));
-    if (conflicts.length) p.conflicts = conflicts;
+    data[field] = wv;
+    const rule = ranked.length === 1 ? 'only source' : list?.includes(winner.connectorId) ? precedenceRule(list) : 'most recently seen';
+    const p: FieldProvenance = { connector: winner.connectorId, sourceId: winner.sourceId, seenAt: winner.seenAt, rule };
+    let conflicts: FieldProvenance['conflicts'];
+    for (let i = 1; i < ranked.length; i++) {
+      const s = ranked[i];
+      const v = s.data[field];
+      if (!sameValue(v, wv)) (conflicts ??= []).push({ connector: s.connectorId, sourceId: s.sourceId, value: v });
+    }
+    if (conflicts) p.conflicts = conflicts;
     provenance[field] = p;
   }
   data.id = id;
   return { data, provenance };
+}
+
+/** `precedence: a > b > c`, written once per precedence list (it is every field's rule for every merged person). */
+const precedenceRules = new WeakMap<string[], string>();
+function precedenceRule(list: string[]): string {
+  let r = precedenceRules.get(list);
+  if (r === undefined) precedenceRules.set(list, (r = `precedence: ${list.join(' > ')}`));
+  return r;
 }
 
 /**
