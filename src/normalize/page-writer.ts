@@ -143,7 +143,9 @@ export async function writePage(tx: IngestTx, ctx: WriteContext, records: Source
   const deletions: { type: string; id: string }[] = [];
   const deletedSources: { type: string; sourceIds: string[] }[] = [];
   const personsTouched = new Set<string>();
-  const identifierWrites: { sourceId: string; personId: string; identifiers: Identifier[] }[] = [];
+  /** The mapped fields of this page's source persons whose merged person is rebuilt below (no re-parse of their JSON). */
+  const freshPersons = new Map<string, Record<string, unknown>>();
+  const identifierWrites: { sourceId: string; personId: string; identifiers: Identifier[]; isNew: boolean }[] = [];
   // New source persons: which existing persons claim their strong identifiers (one query for the page).
   let personLinks: { strong: Set<string>; claims: Map<string, Set<string>>; taken: Set<string> } | undefined;
   const newPersons = (byType.get('person') ?? []).filter((r) => !r.deleted && !existing.get('person')!.has(r.sourceId));
@@ -273,8 +275,11 @@ export async function writePage(tx: IngestTx, ctx: WriteContext, records: Source
             created_at: ctx.at, updated_at: ctx.at, deleted_at: null, provenance: JSON.stringify(merged.provenance),
           });
           changes.push(change(ctx, type, unifiedId, 'create', 'sync', null));
-        } else personsTouched.add(unifiedId);
-        identifierWrites.push({ sourceId: rec.sourceId, personId: unifiedId, identifiers: (data.identifiers as Identifier[] | undefined) ?? [] });
+        } else {
+          personsTouched.add(unifiedId);
+          freshPersons.set(`${ctx.connectorId}\u0000${rec.sourceId}`, data);
+        }
+        identifierWrites.push({ sourceId: rec.sourceId, personId: unifiedId, identifiers: (data.identifiers as Identifier[] | undefined) ?? [], isNew: !prev });
       } else if (personRefs.length) {
         const r: Record<string, unknown> = {};
         for (const f of personRefs) if (rec.data[f] !== undefined) r[f] = rec.data[f];
@@ -360,7 +365,7 @@ export async function writePage(tx: IngestTx, ctx: WriteContext, records: Source
   }
   if (identifierWrites.length) await writePersonIdentifiersBatch(tx, ctx.tenantId, ctx.connectorId, identifierWrites);
   if (personsTouched.size) {
-    await recomputePersons(tx, { tenantId: ctx.tenantId, runId: ctx.runId, at: ctx.at, cause: 'sync', precedence: ctx.identity?.precedence }, personsTouched);
+    await recomputePersons(tx, { tenantId: ctx.tenantId, runId: ctx.runId, at: ctx.at, cause: 'sync', precedence: ctx.identity?.precedence }, personsTouched, freshPersons);
   }
   for (const [type, ids] of touch) await tx.touchSources(ctx.tenantId, ctx.connectorId, type, ids, ctx.runId, ctx.at);
   for (const [type, ids] of touchedByReject) await tx.touchSources(ctx.tenantId, ctx.connectorId, type, ids, ctx.runId, ctx.at);

@@ -93,8 +93,12 @@ export function decideStrongLink(identifiers: Identifier[], strong: Set<string>,
   return { personId, rule: `exact:${[...systems].sort().join('+')}` };
 }
 
-/** Replaces the identifier index rows of many source persons at once (prepared statements on SQLite). */
-export async function writePersonIdentifiersBatch(tx: IngestTx, tenantId: string, connectorId: string, writes: { sourceId: string; personId: string; identifiers: Identifier[] }[]): Promise<void> {
+/**
+ * Replaces the identifier index rows of many source persons at once (prepared statements on SQLite). `isNew`: the
+ * source person had no landing row before this page, so it has no identifier rows to delete either (they are written
+ * in the same transaction as its landing row).
+ */
+export async function writePersonIdentifiersBatch(tx: IngestTx, tenantId: string, connectorId: string, writes: { sourceId: string; personId: string; identifiers: Identifier[]; isNew?: boolean }[]): Promise<void> {
   for (let i = 0; i < writes.length; i += 500) {
     const part = writes.slice(i, i + 500);
     const rows: PersonIdentifierRow[] = [];
@@ -108,7 +112,7 @@ export async function writePersonIdentifiersBatch(tx: IngestTx, tenantId: string
         rows.push({ tenant_id: tenantId, system, value: id.value.slice(0, 255), connector_id: connectorId, source_id: w.sourceId, person_id: w.personId });
       }
     }
-    await tx.replacePersonIdentifiers(tenantId, connectorId, part.map((w) => w.sourceId), rows);
+    await tx.replacePersonIdentifiers(tenantId, connectorId, part.filter((w) => !w.isNew).map((w) => w.sourceId), rows);
   }
 }
 
@@ -126,7 +130,16 @@ export interface RecomputeContext {
  * Rebuilds each person's merged record from its live sources and writes the difference: create, update (with a
  * field diff), or delete when no live source is left. Returns how many of each.
  */
-export async function recomputePersons(tx: IngestTx, ctx: RecomputeContext, personIds: Iterable<string>): Promise<{ created: number; updated: number; deleted: number }> {
+export async function recomputePersons(
+  tx: IngestTx,
+  ctx: RecomputeContext,
+  personIds: Iterable<string>,
+  /**
+   * Source persons the caller has just written, their mapped fields by `connectorId NUL sourceId`: used as they are
+   * instead of parsing the JSON just stored (the page writer passes its page's persons).
+   */
+  fresh?: Map<string, Record<string, unknown>>,
+): Promise<{ created: number; updated: number; deleted: number }> {
   const ids = [...new Set(personIds)];
   const out = { created: 0, updated: 0, deleted: 0 };
   if (!ids.length) return out;
@@ -136,7 +149,8 @@ export async function recomputePersons(tx: IngestTx, ctx: RecomputeContext, pers
   for (const r of await tx.loadPersonSources(ctx.tenantId, ids)) {
     if (!r.data) continue;
     const l = sources.get(r.unified_id);
-    const view = { connectorId: r.connector_id, sourceId: r.source_id, seenAt: r.last_seen_at, data: JSON.parse(r.data) as Record<string, unknown> };
+    const data = fresh?.get(`${r.connector_id}\u0000${r.source_id}`) ?? (JSON.parse(r.data) as Record<string, unknown>);
+    const view = { connectorId: r.connector_id, sourceId: r.source_id, seenAt: r.last_seen_at, data };
     if (l) l.push(view);
     else sources.set(r.unified_id, [view]);
   }
