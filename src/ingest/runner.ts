@@ -147,11 +147,11 @@ export async function runSync(deps: RuntimeDeps, opts: SyncOptions): Promise<Run
   const settings = resolveSettings(impl.manifest, cc.settings, `$.tenants[${index[0]}].connectors[${index[1]}].settings`);
   const maxDeleteShare = cc.sweep?.maxDeleteShare ?? 0.1;
   const dryRun = !!opts.dryRun;
-  prepareReads(cc.type, impl);
 
   const runId = newRunId();
   const startedAt = nowIso();
   const t0 = Date.now();
+  prepareReads(cc.type, impl);
   await acquireLock(db, opts.tenantId, opts.connectorId, runId);
   await db.knex('runs').insert({
     id: runId, tenant_id: opts.tenantId, connector_id: opts.connectorId, connector_type: cc.type, status: 'running',

@@ -192,10 +192,11 @@ function fromWire(page: WirePage): Page {
 /**
  * How many of the following streams a threaded run opens while it writes one. A stream that yields little from a
  * large file (Ed-Fi reads StudentDiscipline.xml once per incident, participant and action stream) is parsed while the
- * main thread still writes, instead of while it waits. Each open stream holds at most AHEAD pages. Measured on a
- * 10k-student Ed-Fi sync: 1 ahead -> 3 ahead ~10% faster, +40 MB peak RSS; 2 is the middle.
+ * main thread still writes, instead of while it waits. Each open stream holds at most AHEAD pages, and all of them
+ * together at most read-budget.ts MAX_BYTES_AHEAD. On the 10k-student Ed-Fi sync with 2 ahead, the last discipline
+ * stream was opened only when the main thread reached the one before it, which then waited ~50 ms for its page.
  */
-const STREAMS_AHEAD = 2;
+const STREAMS_AHEAD = 3;
 
 /** The pages of each stream of a run's plan, by index; `close` when the run ends, however it ends. */
 export interface StreamReader {
