@@ -14,8 +14,8 @@
  *
  * Every connector of the demo tenant (fixtures/demo/hub.config.json, with its settings as they are: SIS OneRoster 1.2
  * CSV, LMS OneRoster 1.1 CSV with gradebook, two CASE packages, the interim-benchmark and behaviour mapped CSVs, the
- * Ed-Fi XML state assessment + discipline) on the generated district, each through runSync (the compiled dist/,
- * built first) in its own child process, next to a baseline of its format on the same files, also in its own child:
+ * Ed-Fi XML state assessment + discipline) on the generated district, each through `hub sync` (the compiled dist/,
+ * built first) in its own process, next to a baseline of its format on the same files, also in its own child:
  * CSV csv-parse -> prepared INSERT of the raw rows; XML saxes tokenizing -> one row per top-level element; CASE
  * JSON.parse -> one row per CFItem and CFAssociation. Connectors that refer to students (all but the SIS and CASE) run
  * on a copy of the store the SIS run left; only their own run is timed. Each run's storage floor is measured too.
@@ -30,10 +30,7 @@ import { spawnSync } from 'node:child_process';
 import { parse } from 'csv-parse';
 import Database from 'better-sqlite3';
 import { SaxesParser } from 'saxes';
-import { validateConfig } from '../src/core/config';
 import { openDb, migrate } from '../src/store/db';
-import { ensureTenants } from '../src/store/tenants';
-import { runSync } from '../src/ingest/runner';
 import { generateDistrict } from '../src/generator/district';
 
 const args = process.argv.slice(2);
@@ -214,12 +211,12 @@ function demoTenant(): DemoTenant {
 }
 
 /**
- * The demo tenant's connectors and identity settings, relative paths resolved against `baseDir` (the folder holding
- * `district/`). Its API keys, OneRoster clients and sensors are left out: no secrets needed to ingest.
+ * The demo tenant's connectors and identity settings: a hub config whose relative paths resolve against the folder
+ * holding `district/`. Its API keys, OneRoster clients and sensors are left out: no secrets needed to ingest.
  */
-function allConfig(baseDir: string, validate: typeof validateConfig = validateConfig) {
+function ingestConfig(): { tenants: unknown[] } {
   const t = demoTenant();
-  return validate({ tenants: [{ id: t.id, name: t.name, connectors: t.connectors, ...(t.identity ? { identity: t.identity } : {}) }] }, `${DEMO_CONFIG_FILE} (bench --all)`, baseDir);
+  return { tenants: [{ id: t.id, name: t.name, connectors: t.connectors, ...(t.identity ? { identity: t.identity } : {}) }] };
 }
 
 const listDir = (dir: string, ext: string) => fs.readdirSync(dir).filter((f) => f.toLowerCase().endsWith(ext) && f !== 'manifest.csv').sort().map((f) => path.join(dir, f));
@@ -329,26 +326,36 @@ async function runBaseline(spec: BaselineSpec, dbFile: string) {
 }
 
 /**
- * One connector's run through runSync on `dbFile` (empty, or a copy of the store after the SIS load); only the run is
- * timed. The runtime is the compiled dist/ (built first), as `hub sync` and the server run it: through tsx, modules
- * first needed inside the run were compiled on the clock (~0.3-0.5 s of a 10k-student Ed-Fi run).
+ * One connector of the demo tenant through the shipped CLI (`hub sync`, compiled dist/, built first; plain node: no
+ * TypeScript loader in the process or in the read worker it starts — through tsx, modules first needed inside the run
+ * were compiled on the clock, ~0.3-0.5 s of a 10k-student Ed-Fi run, and the worker inherited the loader), on
+ * `dbFile` (empty, or a copy of the store after the SIS load), as hubCli runs the SIS. The config is written beside
+ * `district/` so its relative paths resolve as in the demo. Times and counts come from the `runs` row the run leaves
+ * (`duration_ms`: from the run's start to its last commit), streams from its report.
  */
-async function hubOne(baseDir: string, dbFile: string, connectorId: string): Promise<HubOne> {
-  const shipped = <T>(mod: string): T => require(path.join(DIST, mod)) as T;
-  const { openDb: open, migrate: migrateDb } = shipped<typeof import('../src/store/db')>('store/db');
-  const { ensureTenants: ensure } = shipped<typeof import('../src/store/tenants')>('store/tenants');
-  const { runSync: run } = shipped<typeof import('../src/ingest/runner')>('ingest/runner');
-  const { validateConfig: validate } = shipped<typeof import('../src/core/config')>('core/config');
-  const config = allConfig(baseDir, validate);
-  const db = await open({ url: dbFile });
-  await migrateDb(db);
-  await ensure(db, config.config);
-  const t0 = process.hrtime.bigint();
-  const r = await run({ db, config }, { tenantId: config.config.tenants[0].id, connectorId });
-  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
-  await db.close();
-  const streams = r.streams.filter((x) => !x.skipped).map((x) => ({ stream: x.stream, durationMs: x.durationMs, counts: { read: x.counts.read } }));
-  return { status: r.status, ms, counts: r.counts, streams, ...(r.error ? { error: `${r.error.code}: ${r.error.message}` } : {}) };
+function hubAll(baseDir: string, dbFile: string, connectorId: string): { result: HubOne; maxRssMb: number } {
+  const cfg = path.join(baseDir, `hub.config.${connectorId}.json`);
+  fs.writeFileSync(cfg, JSON.stringify(ingestConfig()));
+  const r = spawnSync(process.execPath, ['--require', path.join(__dirname, 'rss-preload.cjs'), CLI, '--config', cfg, '--database', dbFile, 'sync', connectorId], { encoding: 'utf8', maxBuffer: 1 << 26, env: { ...process.env, LOG_LEVEL: 'warn' } });
+  const rss = /HUB_BENCH_MAXRSS_KB (\d+)/.exec(r.stderr);
+  if (!rss) throw new Error(`hub sync ${connectorId} did not run (${r.status}): ${r.stderr}`);
+  const db = new Database(dbFile, { readonly: true });
+  const run = db.prepare(`select status, duration_ms, read_count, inserted_count, updated_count, unchanged_count, rejected_count, streams, error from runs where connector_id = ? order by started_at desc limit 1`).get(connectorId) as
+    | { status: string; duration_ms: number; read_count: number; inserted_count: number; updated_count: number; unchanged_count: number; rejected_count: number; streams: string | null; error: string | null }
+    | undefined;
+  db.close();
+  if (!run) throw new Error(`hub sync ${connectorId} left no run (${r.status}): ${r.stderr}`);
+  const streams = ((run.streams ? JSON.parse(run.streams) : []) as { stream: string; skipped?: string; durationMs?: number; counts: { read: number } }[])
+    .filter((x) => !x.skipped).map((x) => ({ stream: x.stream, durationMs: x.durationMs, counts: { read: x.counts.read } }));
+  const error = run.error ? (JSON.parse(run.error) as { code: string; message: string }) : undefined;
+  return {
+    result: {
+      status: run.status, ms: run.duration_ms, streams,
+      counts: { read: run.read_count, inserted: run.inserted_count, updated: run.updated_count, unchanged: run.unchanged_count, rejected: run.rejected_count },
+      ...(error ? { error: `${error.code}: ${error.message}` } : {}),
+    },
+    maxRssMb: Number(rss[1]) / 1024,
+  };
 }
 
 function spawnChild(childArgs: string[]): { result: unknown; maxRssMb: number } {
@@ -399,7 +406,7 @@ async function mainAll(outDir: string) {
       for (const f of fs.readdirSync(work)) if (f.startsWith(`baseline-${c.id}.sqlite`)) fs.rmSync(path.join(work, f));
       const hubDb = path.join(work, `hub-${c.id}.sqlite`);
       if (afterSis(c)) copyStore(template, hubDb);
-      const h = spawnChild(['--child', 'all-hub', '--base', baseDir, '--db', hubDb, '--connector', c.id]);
+      const h = hubAll(baseDir, hubDb, c.id);
       if (c === sis) copyStore(hubDb, template);
       const floorDb = path.join(work, `floor-${c.id}.sqlite`);
       const fl = spawnChild(['--child', 'floor', '--from', hubDb, '--db', floorDb, '--connector', c.id, ...(afterSis(c) ? ['--base-db', template] : [])]).result as { written: number; ms: number };
@@ -461,7 +468,6 @@ async function main() {
     const db = opt('db')!;
     const result =
       kind === 'all-baseline' ? await runBaseline(JSON.parse(opt('spec')!) as BaselineSpec, db)
-      : kind === 'all-hub' ? await hubOne(opt('base')!, db, opt('connector')!)
       : kind === 'baseline' ? await baseline(dir, db)
       : kind === 'floor' ? await floor(opt('from')!, db, opt('connector')!, opt('base-db'))
       : undefined;
