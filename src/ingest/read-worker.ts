@@ -3,12 +3,15 @@
  * pages to the main thread, a bounded number ahead, so parsing and mapping the next pages overlaps the main thread's
  * validating and writing of the current one.
  *
- * Messages in:  {op: 'read', id, type, stream, settings, ctx: {tenantId, connectorId, baseDir, mode, cursor}},
- *               {op: 'ack', id} (one page consumed: one more may be sent), {op: 'cancel', id}.
- * Messages out: {op: 'page', id, page}, {op: 'end', id}, {op: 'error', id, error: {code?, message, details?, stack?}},
- *               {op: 'log', level, obj, msg}.
+ * Messages in:  {op: 'read', id, type, stream, settings, ctx: {tenantId, connectorId, baseDir, mode, cursor}, ahead,
+ *               port} (the read's own MessagePort), {op: 'ack', id} (one page taken), {op: 'cancel', id}.
+ * On the read's port: {op: 'page', id, page}, {op: 'end', id}, {op: 'error', id, error: {code?, message, details?,
+ *               stack?}}, each followed by {op: 'ready', id} on the worker's port: the main thread takes a message
+ *               off the read's port (receiveMessageOnPort) only when it wants the next page, so pages waiting ahead
+ *               stay serialized, outside its heap, instead of being rebuilt on arrival and promoted by its GC.
+ * Also out:     {op: 'log', level, obj, msg}.
  */
-import { parentPort } from 'node:worker_threads';
+import { parentPort, type MessagePort } from 'node:worker_threads';
 import pino from 'pino';
 import { builtinConnector } from './registry';
 import { AheadBudget, pageBytes } from './read-budget';
@@ -24,6 +27,8 @@ export interface ReadRequest {
   ctx: { tenantId: string; connectorId: string; baseDir: string; mode: SyncMode; cursor?: Cursor };
   /** Pages posted ahead of the consumer (at most). */
   ahead: number;
+  /** Where this read's pages, end and error go (transferred). */
+  port: MessagePort;
 }
 export type ToWorker = ReadRequest | { op: 'ack' | 'cancel'; id: number };
 /**
@@ -45,14 +50,21 @@ export interface WirePage {
   cursor?: Page['cursor'];
 }
 
-export type FromWorker =
+/** What a read's port carries. */
+export type ReadMessage =
   | { op: 'page'; id: number; page: WirePage }
   | { op: 'end'; id: number }
-  | { op: 'error'; id: number; error: { code?: string; message: string; details?: unknown[]; stack?: string; name?: string } }
-  | { op: 'log'; level: string; obj: Record<string, unknown>; msg: string };
+  | { op: 'error'; id: number; error: { code?: string; message: string; details?: unknown[]; stack?: string; name?: string } };
+/** What the worker's own port carries. */
+export type FromWorker = { op: 'ready'; id: number } | { op: 'log'; level: string; obj: Record<string, unknown>; msg: string };
 
 const port = parentPort!;
 const post = (m: FromWorker) => port.postMessage(m);
+/** A read's message on its port, then the notice that it is there (posted after it: it is in the port's queue). */
+const send = (req: ReadRequest, m: ReadMessage) => {
+  req.port.postMessage(m);
+  post({ op: 'ready', id: req.id });
+};
 
 interface Job {
   /** Most pages in flight (the request's `ahead`). */
@@ -92,16 +104,17 @@ async function run(req: ReadRequest): Promise<void> {
       if (job.abort.signal.aborted) return;
       job.inFlight.push(size);
       budget.take(size);
-      post({ op: 'page', id: req.id, page: wire });
+      send(req, { op: 'page', id: req.id, page: wire });
     }
-    post({ op: 'end', id: req.id });
+    send(req, { op: 'end', id: req.id });
   } catch (e) {
     if (job.abort.signal.aborted) return;
     const err = e as Error;
-    post({ op: 'error', id: req.id, error: isHubError(e) ? { code: e.code, message: e.message, details: e.details } : { message: err?.message ?? String(e), stack: err?.stack } });
+    send(req, { op: 'error', id: req.id, error: isHubError(e) ? { code: e.code, message: e.message, details: e.details } : { message: err?.message ?? String(e), stack: err?.stack } });
   } finally {
     job.done = true;
     if (job.abort.signal.aborted || !job.inFlight.length) forget(req.id, job);
+    // The port is left open: the main thread closes its end once it has taken what it wants.
   }
 }
 

@@ -1,28 +1,29 @@
 /**
  * Threaded reads: a built-in file connector (manifest `readInWorker`) parses and maps its source in a worker thread
  * while the main thread validates and writes the pages already read. On a load that is half parsing, half writing,
- * the two overlap instead of taking turns. One worker per process, shared by every run (a worker starts in ~50 ms,
- * and holding it costs nothing while idle: it is unref'd).
+ * the two overlap instead of taking turns. One worker per process, shared by every run, started when a run that
+ * reads in it begins (it loads only that connector's modules: ~30 ms); holding it costs nothing while idle (unref'd).
  *
- * Pages cross by structured clone; the worker stays at most `ahead` pages in front, so memory stays bounded. Errors
- * keep their HubError code, message and details; anything else becomes an internal error with the worker's stack
- * (logged, not shown). A run that is cancelled, or stops reading early, cancels the worker's read.
+ * Pages cross as JSON text (read-worker.ts WirePage); the worker runs at most AHEAD pages ahead per read and
+ * MAX_BYTES_AHEAD across reads (read-budget.ts), so memory stays bounded whatever the file size. Errors keep their
+ * HubError code, message and details; anything else becomes an internal error with the worker's stack (logged, not
+ * shown). A run that is cancelled, or stops reading early, cancels the worker's read.
  *
- * Opt-in: `HUB_READ_THREADS=on`. Measured (2026-12-04, 10k-student district, quiet 2-core machine): the OneRoster CSV
- * SIS sync gains nothing (7.7 s threaded vs 7.5 s; RSS 308 vs 227-241 MB): the main thread's writes are the bound
- * and it pays to deserialize what it no longer parses. The Ed-Fi XML sync gains 4-7% (5.0-5.4 s vs 5.4-5.6 s; RSS
- * ~360 vs ~250 MB). At 50k students on a loaded machine the SIS sync was slower (64 vs 57 s, RSS ~400 vs 265 MB).
- * The default keeps the foundation's memory bound (< 300 MB whatever the file size). It would pay if the worker
- * also did the per-record work that needs no database (validation, hashing, JSON for the store).
- * Re-measured 2026-12-04 (session 5, alternated runs): Ed-Fi within noise (0-7% faster or slower). Deeper read-ahead
- * (6 pages, 3 streams), a 32 MB nursery and priorities in the worker did not change that: the process's CPU rose ~50%
- * and both threads slowed when they ran together; V8's parallel GC already keeps the second core ~35% busy.
+ * When: `HUB_READ_THREADS` = `auto` (default: connectors whose manifest says `readInWorker: 'default'`, today Ed-Fi
+ * XML), `on` (every connector that can), `off` (none). Measured on the 10k-student district, 2-core VM (alternated
+ * runs, session 6): the Ed-Fi XML sync 1.57-1.70 s threaded vs 1.84-1.94 s in-process, peak RSS ~330 vs ~245 MB.
+ * Ed-Fi pays because its worker has much to do while the main thread is busy elsewhere: it parses the 22.6 MB
+ * assessment file while the main thread matches and merges students. Earlier (session 5) the threaded Ed-Fi sync was
+ * within noise of in-process: the worker loaded every connector, ran one page ahead (the main thread waited for it in
+ * the assessment stream), and the bench ran it under tsx, whose loader the worker inherited. The OneRoster CSV SIS
+ * sync gains nothing (7.7 s threaded vs 7.5 s, RSS 308 vs 227-241 MB: its writes are the bound and it pays to
+ * deserialize what it no longer parses): CSV stays opt-in, keeping the foundation's memory bound (< 300 MB).
  */
 import path from 'node:path';
-import { Worker } from 'node:worker_threads';
+import { MessageChannel, Worker, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 import { HubError, ERROR_CODES, type ErrorCode, type ErrorDetail } from '../core/errors';
 import type { Connector, Page, ReadContext, SourceRecord, StreamPlan } from './contract';
-import type { FromWorker, ToWorker, WirePage } from './read-worker';
+import type { FromWorker, ReadMessage, ToWorker, WirePage } from './read-worker';
 import { isBuiltinConnector } from './registry';
 
 /**
@@ -42,7 +43,8 @@ const LIMITS = { maxYoungGenerationSizeMb: 8 };
 
 let worker: Worker | undefined;
 let nextId = 1;
-const listeners = new Map<number, { deliver: (m: FromWorker) => void; log: ReadContext['log'] }>();
+/** Open reads: `ready` (a message waits on the read's port) and `fail` (the worker is gone). */
+const listeners = new Map<number, { ready: () => void; fail: (m: ReadMessage) => void; log: ReadContext['log'] }>();
 
 function startWorker(): Worker {
   // From src/ (tsx, jest) the worker needs the TypeScript loader; from dist/ it is plain JavaScript.
@@ -56,11 +58,11 @@ function startWorker(): Worker {
       (l?.[m.level as 'info'] as ((o: object, msg: string) => void) | undefined)?.call(l, { thread: 'read', ...m.obj }, m.msg);
       return;
     }
-    listeners.get(m.id)?.deliver(m);
+    listeners.get(m.id)?.ready();
   });
   const fail = (e: Error) => {
     if (worker === w) worker = undefined;
-    for (const [id, l] of listeners) l.deliver({ op: 'error', id, error: { message: `the read worker stopped: ${e.message}`, stack: e.stack } });
+    for (const [id, l] of listeners) l.fail({ op: 'error', id, error: { message: `the read worker stopped: ${e.message}`, stack: e.stack } });
   };
   w.on('error', fail);
   w.on('exit', (code) => fail(new Error(`exit code ${code}`)));
@@ -120,26 +122,39 @@ export interface ThreadedRead {
 export function openThreadedRead(type: string, stream: string, settings: Record<string, unknown>, ctx: ReadContext): ThreadedRead {
   const w = (worker ??= startWorker());
   const id = nextId++;
-  const queue: FromWorker[] = [];
+  // The read's messages wait on its own port, serialized, until taken (read-worker.ts); `waiting` counts them.
+  const { port1: inbox, port2: outbox } = new MessageChannel();
+  let waiting = 0;
+  /** Messages made here (abort, a dead worker): they come before anything still waiting on the port. */
+  const local: ReadMessage[] = [];
   let wake: (() => void) | undefined;
+  const rouse = () => {
+    wake?.();
+    wake = undefined;
+  };
   let closed = false;
   listeners.set(id, {
     log: ctx.log,
-    deliver: (m) => {
-      queue.push(m);
-      wake?.();
-      wake = undefined;
+    ready: () => {
+      waiting++;
+      rouse();
+    },
+    fail: (m) => {
+      local.push(m);
+      rouse();
     },
   });
-  const send = (m: ToWorker) => {
-    if (worker === w) w.postMessage(m);
+  const send = (m: ToWorker, transfer?: MessagePort[]) => {
+    if (worker === w) w.postMessage(m, transfer);
   };
   const onAbort = () => {
     send({ op: 'cancel', id });
-    // Stop at once, as an in-process read would (pages posted ahead are dropped): the runner turns this into
+    // Stop at once, as an in-process read would (pages waiting ahead are dropped): the runner turns this into
     // run_cancelled.
-    queue.length = 0;
-    listeners.get(id)?.deliver({ op: 'error', id, error: { message: 'This operation was aborted', name: 'AbortError' } });
+    local.length = 0;
+    local.push({ op: 'error', id, error: { message: 'This operation was aborted', name: 'AbortError' } });
+    waiting = 0;
+    rouse();
   };
   const close = (finished: boolean) => {
     if (closed) return;
@@ -147,25 +162,44 @@ export function openThreadedRead(type: string, stream: string, settings: Record<
     listeners.delete(id);
     ctx.signal.removeEventListener('abort', onAbort);
     if (!finished) send({ op: 'cancel', id });
+    inbox.close();
     if (!listeners.size) w.unref();
   };
   ctx.signal.addEventListener('abort', onAbort);
   w.ref(); // a read in progress keeps the process alive
-  send({ op: 'read', id, type, stream, settings, ctx: { tenantId: ctx.tenantId, connectorId: ctx.connectorId, baseDir: ctx.baseDir, mode: ctx.mode, cursor: ctx.cursor }, ahead: AHEAD });
+  const readCtx = { tenantId: ctx.tenantId, connectorId: ctx.connectorId, baseDir: ctx.baseDir, mode: ctx.mode, cursor: ctx.cursor };
+  send({ op: 'read', id, type, stream, settings, ctx: readCtx, ahead: AHEAD, port: outbox }, [outbox]);
+
+  /** The next message of this read, taken off its port only now. */
+  async function next(): Promise<ReadMessage> {
+    for (;;) {
+      if (local.length) return local.shift()!;
+      if (waiting > 0) {
+        const got = receiveMessageOnPort(inbox) as { message: ReadMessage } | undefined;
+        // The notice is posted after the message, so the message is there; should it ever not be, wait a turn.
+        if (got) {
+          waiting--;
+          return got.message;
+        }
+        await new Promise<void>((r) => setImmediate(r));
+        continue;
+      }
+      await new Promise<void>((r) => (wake = r));
+    }
+  }
 
   async function* pages(): AsyncGenerator<Page> {
     let finished = false;
     try {
       for (;;) {
-        while (!queue.length) await new Promise<void>((r) => (wake = r));
-        const m = queue.shift()!;
+        const m = await next();
         if (m.op === 'page') {
           send({ op: 'ack', id }); // the worker may read the next one while this one is written
           yield fromWire(m.page);
         } else if (m.op === 'end') {
           finished = true;
           return;
-        } else if (m.op === 'error') {
+        } else {
           finished = true;
           throw rebuild(m.error);
         }
