@@ -44,11 +44,11 @@ describe('students', () => {
     const r = mapStudent(el, ctx());
     expect(r.records).toEqual([
       {
-        type: 'person', sourceId: '1001', location: 'F.xml:7', raw: el,
+        type: 'person', sourceId: '1001', location: 'F.xml:7', rawJson: JSON.stringify(el),
         data: { givenName: 'Ada', familyName: 'Lovelace', middleName: 'B', preferredGivenName: 'Addie', enabledUser: true, primaryRole: 'student', identifiers: [{ system: 'edfi:StudentUniqueId', value: '1001' }] },
       },
       {
-        type: 'demographics', sourceId: '1001', location: 'F.xml:7', raw: el,
+        type: 'demographics', sourceId: '1001', location: 'F.xml:7', rawJson: JSON.stringify(el),
         data: { personId: '1001', birthDate: '2012-12-10', sex: 'female', countryOfBirthCode: 'GB', cityOfBirth: 'London' },
       },
     ]);

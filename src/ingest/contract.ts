@@ -33,8 +33,9 @@ export interface SourceRecord {
   /** The raw payload as read (a CSV row as an object, an XML element, a JSON body). Kept for replay. */
   raw?: unknown;
   /**
-   * The runtime's own: `raw` already serialized to JSON (the threaded reader does it in the worker thread, where it
-   * overlaps the writes). Connectors set `raw`, never this.
+   * `raw` already serialized to JSON, as the store keeps it: set instead of `raw` when the connector holds a page of
+   * large payloads (Ed-Fi XML elements: the string survives while the page is built, the element's object tree dies
+   * young and costs the GC nothing). The threaded reader sets it in the worker for the others.
    */
   rawJson?: string;
   /** Where it came from, for reports: `users.csv:17`, `$.users[3]`. */
