@@ -10,14 +10,18 @@
  * shown). A run that is cancelled, or stops reading early, cancels the worker's read.
  *
  * When: `HUB_READ_THREADS` = `auto` (default: connectors whose manifest says `readInWorker: 'default'`, today Ed-Fi
- * XML), `on` (every connector that can), `off` (none). Measured on the 10k-student district, 2-core VM (alternated
- * runs, session 6): the Ed-Fi XML sync 1.57-1.70 s threaded vs 1.84-1.94 s in-process, peak RSS ~330 vs ~245 MB.
- * Ed-Fi pays because its worker has much to do while the main thread is busy elsewhere: it parses the 22.6 MB
- * assessment file while the main thread matches and merges students. Earlier (session 5) the threaded Ed-Fi sync was
- * within noise of in-process: the worker loaded every connector, ran one page ahead (the main thread waited for it in
- * the assessment stream), and the bench ran it under tsx, whose loader the worker inherited. The OneRoster CSV SIS
- * sync gains nothing (7.7 s threaded vs 7.5 s, RSS 308 vs 227-241 MB: its writes are the bound and it pays to
- * deserialize what it no longer parses): CSV stays opt-in, keeping the foundation's memory bound (< 300 MB).
+ * XML), `on` (every connector that can), `off` (none). Measured on the 2-core VM (alternated runs, session 6): the
+ * 10k-student Ed-Fi sync 1.5-1.7 s threaded vs 1.8-1.95 s in-process, peak RSS ~320 vs ~235 MB; at 50k students
+ * 8.3 s vs 9.2-9.3 s, peak RSS ~510 vs ~317 MB (both isolates let their old generation grow to ~150-180 MB between
+ * collections; a smaller page size trades that memory for speed). Ed-Fi pays because its worker has much to do
+ * while the main thread is busy elsewhere: it parses the 22.6 MB assessment file while the main thread matches and
+ * merges students. Earlier (session 5) the threaded Ed-Fi sync was within noise of in-process: the worker loaded
+ * every connector, ran one page ahead (the main thread waited for it in the assessment stream), rebuilt pages on
+ * arrival, and the bench ran it under tsx, whose loader the worker inherited. The OneRoster CSV SIS sync gains
+ * nothing (7.7 s threaded vs 7.5 s, RSS 308 vs 227-241 MB: its writes are the bound and it pays to deserialize what
+ * it no longer parses): CSV stays opt-in, keeping the foundation's memory bound (< 300 MB).
+ * Tried without gain (session 6): reads taking turns in plan order inside the worker, reading the small streams in
+ * the main thread (the worker then parsed the large ones side by side and the students' join came later).
  */
 import path from 'node:path';
 import { MessageChannel, Worker, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
