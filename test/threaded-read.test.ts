@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { openThreadedRead, openThreadedReads, readsInWorker } from '../src/ingest/threaded-read';
+import { openThreadedRead, openThreadedReads, readsInWorker, terminateReadWorker } from '../src/ingest/threaded-read';
 import { getConnector, registerConnector } from '../src/ingest/registry';
 import { AheadBudget, MAX_BYTES_AHEAD, pageBytes } from '../src/ingest/read-budget';
 import type { WirePage } from '../src/ingest/read-worker';
@@ -116,6 +116,22 @@ describe('threaded reads', () => {
       pages += threaded.length;
     }
     expect(pages).toBeGreaterThan(2);
+  });
+
+  it('a worker that dies mid-read fails the read with a clear error, and the next read gets a new worker', async () => {
+    const settings = { path: 'oneroster-csv/or12-bulk', pageSize: 1 };
+    const it = readThreaded('oneroster-csv', 'users', settings, ctx())[Symbol.asyncIterator]();
+    expect((await it.next()).done).toBe(false);
+    await terminateReadWorker();
+    let err: unknown;
+    try {
+      for (let n = await it.next(); !n.done; n = await it.next());
+    } catch (e) {
+      err = e;
+    }
+    expect(String(err)).toMatch(/the read worker stopped/);
+    expect(openThreadedReads()).toBe(0);
+    expect((await collect(readThreaded('oneroster-csv', 'users', settings, ctx()))).length).toBeGreaterThan(3);
   });
 
   it('a failing read keeps its HubError code, message and details', async () => {

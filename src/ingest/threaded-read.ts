@@ -108,6 +108,16 @@ function rebuild(e: { code?: string; message: string; details?: unknown[]; stack
   return err;
 }
 
+/**
+ * Stops the read worker (if one runs): its open reads fail with "the read worker stopped", and the next read starts
+ * a new one. For shutdown and for tests of a worker that dies mid-read.
+ */
+export async function terminateReadWorker(): Promise<void> {
+  const w = worker;
+  if (!w) return;
+  await w.terminate();
+}
+
 /** Reads open in the worker (opened and neither finished nor cancelled): for tests and diagnostics. */
 export function openThreadedReads(): number {
   return listeners.size;
