@@ -32,7 +32,7 @@ import { isBuiltinConnector } from './registry';
 
 /**
  * Pages the worker may post before the main thread starts on them, per read (they are also bounded in bytes across
- * reads: read-worker.ts MAX_BYTES_AHEAD). Deep enough that the worker, idle while the main thread writes a slow
+ * reads: read-budget.ts MAX_BYTES_AHEAD). Deep enough that the worker, idle while the main thread writes a slow
  * stream (students, with identity matching), parses the next streams' pages meanwhile instead of one page each: on
  * the 10k-student Ed-Fi sync 1 page ahead left the main thread waiting ~80 ms in the 22.6 MB assessment stream;
  * 8 pages ahead, 4-6% faster overall, no higher peak RSS.
