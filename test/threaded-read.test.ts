@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { openThreadedRead, openThreadedReads, readsInWorker, terminateReadWorker } from '../src/ingest/threaded-read';
 import { getConnector, registerConnector } from '../src/ingest/registry';
-import { AheadBudget, MAX_BYTES_AHEAD, pageBytes } from '../src/ingest/read-budget';
+import { AheadBudget, MAX_BYTES_AHEAD, PAGES_AHEAD, pageBytes } from '../src/ingest/read-budget';
 import type { WirePage } from '../src/ingest/read-worker';
 import { silentLogger } from '../src/core/logger';
 import { HubError } from '../src/core/errors';
@@ -175,27 +175,28 @@ describe('how far the read worker runs ahead', () => {
     expect(pageBytes(page(3, 0))).toBe(3 * (64 + 7));
   });
 
-  it('allows at most `ahead` pages per read and MAX_BYTES_AHEAD across reads, but always one page per read', () => {
-    const b = new AheadBudget(1000);
+  it('allows at most PAGES_AHEAD pages per read and MAX_BYTES_AHEAD across reads, but always one page per read', () => {
+    const b = new AheadBudget(1000, 2);
     const a: number[] = [];
     const c: number[] = [];
-    expect(b.allows(a, 2, 600)).toBe(true);
+    expect(b.allows(a, 600)).toBe(true);
     a.push(600);
     b.take(600);
-    expect(b.allows(a, 2, 600)).toBe(false); // 1,200 bytes would be over the budget
-    expect(b.allows(a, 2, 400)).toBe(true);
-    expect(b.allows(c, 2, 5000)).toBe(true); // another read with nothing in flight may always post one
+    expect(b.allows(a, 600)).toBe(false); // 1,200 bytes would be over the budget
+    expect(b.allows(a, 400)).toBe(true);
+    expect(b.allows(c, 5000)).toBe(true); // another read with nothing in flight may always post one
     c.push(5000);
     b.take(5000);
-    expect(b.allows(c, 2, 1)).toBe(false);
+    expect(b.allows(c, 1)).toBe(false);
     a.push(400);
     b.take(400);
-    expect(b.allows(a, 2, 0)).toBe(false); // `ahead` pages out
+    expect(b.allows(a, 0)).toBe(false); // the most pages out
     b.release(a.shift()!);
     b.release(c.shift()!);
     expect(b.inFlightBytes).toBe(400);
-    expect(b.allows(a, 2, 600)).toBe(true);
+    expect(b.allows(a, 600)).toBe(true);
     expect(MAX_BYTES_AHEAD).toBeGreaterThanOrEqual(16 * 1024 * 1024);
+    expect(PAGES_AHEAD).toBeGreaterThanOrEqual(1);
   });
 });
 

@@ -1,11 +1,18 @@
 /**
- * How far the read worker (read-worker.ts) may run ahead of the main thread: at most `ahead` pages per read, and at
- * most MAX_BYTES_AHEAD bytes across reads (the raw payloads are most of a page). Page counts alone would let a
+ * How far the read worker (read-worker.ts) may run ahead of the main thread: at most PAGES_AHEAD pages per read, and
+ * at most MAX_BYTES_AHEAD bytes across reads (the raw payloads are most of a page). Page counts alone would let a
  * 50,000-record page size, or an interchange of very large elements, hold hundreds of MB in the queue. One page per
  * read may always be in flight, so every read progresses.
  */
 import type { WirePage } from './read-worker';
 
+/**
+ * Deep enough that the worker, idle while the main thread writes a slow stream (students, with identity matching),
+ * parses the next streams' pages meanwhile instead of one page each: on the 10k-student Ed-Fi sync 1 page ahead left
+ * the main thread waiting ~80 ms in the 22.6 MB assessment stream; 8 pages ahead, 4-6% faster overall, no higher
+ * peak RSS.
+ */
+export const PAGES_AHEAD = 8;
 export const MAX_BYTES_AHEAD = 48 * 1024 * 1024;
 
 /** A page's approximate size as it crosses: its records' JSON text plus an allowance per record. */
@@ -19,11 +26,14 @@ export function pageBytes(page: WirePage): number {
 export class AheadBudget {
   private bytes = 0;
 
-  constructor(private readonly maxBytes = MAX_BYTES_AHEAD) {}
+  constructor(
+    private readonly maxBytes = MAX_BYTES_AHEAD,
+    private readonly maxPages = PAGES_AHEAD,
+  ) {}
 
-  /** Whether a read with `inFlight` pages out (of at most `ahead`) may post one more of `size` bytes. */
-  allows(inFlight: readonly number[], ahead: number, size: number): boolean {
-    return inFlight.length < ahead && (inFlight.length === 0 || this.bytes + size <= this.maxBytes);
+  /** Whether a read with `inFlight` pages out (their sizes) may post one more of `size` bytes. */
+  allows(inFlight: readonly number[], size: number): boolean {
+    return inFlight.length < this.maxPages && (inFlight.length === 0 || this.bytes + size <= this.maxBytes);
   }
 
   take(size: number): void {

@@ -1,10 +1,10 @@
 /**
  * The worker-thread side of threaded reads (see threaded-read.ts): runs a built-in connector's `read` and posts its
- * pages to the main thread, a bounded number ahead, so parsing and mapping the next pages overlaps the main thread's
+ * pages to the main thread, a bounded number ahead (read-budget.ts), so parsing and mapping the next pages overlaps the main thread's
  * validating and writing of the current one.
  *
- * Messages in:  {op: 'read', id, type, stream, settings, ctx: {tenantId, connectorId, baseDir, mode, cursor}, ahead,
- *               port} (the read's own MessagePort), {op: 'ack', id} (one page taken), {op: 'cancel', id}.
+ * Messages in:  {op: 'read', id, type, stream, settings, ctx: {tenantId, connectorId, baseDir, mode, cursor}, port}
+ *               (the read's own MessagePort), {op: 'ack', id} (one page taken), {op: 'cancel', id}.
  * On the read's port: {op: 'page', id, page}, {op: 'end', id}, {op: 'error', id, error: {code?, message, details?,
  *               stack?}}, each followed by {op: 'ready', id} on the worker's port: the main thread takes a message
  *               off the read's port (receiveMessageOnPort) only when it wants the next page, so pages waiting ahead
@@ -25,8 +25,6 @@ export interface ReadRequest {
   stream: string;
   settings: Record<string, unknown>;
   ctx: { tenantId: string; connectorId: string; baseDir: string; mode: SyncMode; cursor?: Cursor };
-  /** Pages posted ahead of the consumer (at most). */
-  ahead: number;
   /** Where this read's pages, end and error go (transferred). */
   port: MessagePort;
 }
@@ -67,8 +65,6 @@ const send = (req: ReadRequest, m: ReadMessage) => {
 };
 
 interface Job {
-  /** Most pages in flight (the request's `ahead`). */
-  ahead: number;
   /** Sizes of the pages posted and not yet taken, oldest first. */
   inFlight: number[];
   wake?: () => void;
@@ -89,7 +85,7 @@ const log = pino({ level: 'debug', base: undefined, timestamp: false }, {
 });
 
 async function run(req: ReadRequest): Promise<void> {
-  const job: Job = { ahead: req.ahead, inFlight: [], abort: new AbortController() };
+  const job: Job = { inFlight: [], abort: new AbortController() };
   jobs.set(req.id, job);
   try {
     const impl = builtinConnector(req.type);
@@ -100,7 +96,7 @@ async function run(req: ReadRequest): Promise<void> {
       if (job.abort.signal.aborted) return;
       const wire = toWire(page);
       const size = pageBytes(wire);
-      while (!budget.allows(job.inFlight, job.ahead, size) && !job.abort.signal.aborted) await new Promise<void>((r) => (job.wake = r));
+      while (!budget.allows(job.inFlight, size) && !job.abort.signal.aborted) await new Promise<void>((r) => (job.wake = r));
       if (job.abort.signal.aborted) return;
       job.inFlight.push(size);
       budget.take(size);

@@ -4,7 +4,7 @@
  * the two overlap instead of taking turns. One worker per process, shared by every run, started when a run that
  * reads in it begins (it loads only that connector's modules: ~30 ms); holding it costs nothing while idle (unref'd).
  *
- * Pages cross as JSON text (read-worker.ts WirePage); the worker runs at most AHEAD pages ahead per read and
+ * Pages cross as JSON text (read-worker.ts WirePage); the worker runs at most PAGES_AHEAD pages ahead per read and
  * MAX_BYTES_AHEAD across reads (read-budget.ts), so memory stays bounded whatever the file size. Errors keep their
  * HubError code, message and details; anything else becomes an internal error with the worker's stack (logged, not
  * shown). A run that is cancelled, or stops reading early, cancels the worker's read.
@@ -30,14 +30,6 @@ import type { Connector, Page, ReadContext, SourceRecord, StreamPlan } from './c
 import type { FromWorker, ReadMessage, ToWorker, WirePage } from './read-worker';
 import { isBuiltinConnector } from './registry';
 
-/**
- * Pages the worker may post before the main thread starts on them, per read (they are also bounded in bytes across
- * reads: read-budget.ts MAX_BYTES_AHEAD). Deep enough that the worker, idle while the main thread writes a slow
- * stream (students, with identity matching), parses the next streams' pages meanwhile instead of one page each: on
- * the 10k-student Ed-Fi sync 1 page ahead left the main thread waiting ~80 ms in the 22.6 MB assessment stream;
- * 8 pages ahead, 4-6% faster overall, no higher peak RSS.
- */
-const AHEAD = 8;
 /**
  * The worker's young generation: parsing makes short-lived garbage only, and a small nursery keeps the worker's
  * share of the process's memory small (measured on a 10k-student SIS sync: peak RSS 324 MB with V8's default,
@@ -130,7 +122,7 @@ export interface ThreadedRead {
 }
 
 /**
- * `impl.read(stream, settings, ctx)` in the read worker, started now: the worker reads up to AHEAD pages before they
+ * `impl.read(stream, settings, ctx)` in the read worker, started now: the worker reads up to PAGES_AHEAD pages before they
  * are asked for (the runner opens the next stream while it writes the current one). Consume `pages` once, or cancel.
  */
 export function openThreadedRead(type: string, stream: string, settings: Record<string, unknown>, ctx: ReadContext): ThreadedRead {
@@ -182,7 +174,7 @@ export function openThreadedRead(type: string, stream: string, settings: Record<
   ctx.signal.addEventListener('abort', onAbort);
   w.ref(); // a read in progress keeps the process alive
   const readCtx = { tenantId: ctx.tenantId, connectorId: ctx.connectorId, baseDir: ctx.baseDir, mode: ctx.mode, cursor: ctx.cursor };
-  send({ op: 'read', id, type, stream, settings, ctx: readCtx, ahead: AHEAD, port: outbox }, [outbox]);
+  send({ op: 'read', id, type, stream, settings, ctx: readCtx, port: outbox }, [outbox]);
 
   /** The next message of this read, taken off its port only now. */
   async function next(): Promise<ReadMessage> {
@@ -240,8 +232,8 @@ function fromWire(page: WirePage): Page {
 /**
  * How many of the following streams a threaded run opens while it writes one. A stream that yields little from a
  * large file (Ed-Fi reads StudentDiscipline.xml once per incident, participant and action stream) is parsed while the
- * main thread still writes, instead of while it waits. Each open stream holds at most AHEAD pages, and all of them
- * together at most read-budget.ts MAX_BYTES_AHEAD. On the 10k-student Ed-Fi sync with 2 ahead, the last discipline
+ * main thread still writes, instead of while it waits. Each open stream holds at most PAGES_AHEAD pages, and all of
+ * them together at most MAX_BYTES_AHEAD (read-budget.ts). On the 10k-student Ed-Fi sync with 2 ahead, the last discipline
  * stream was opened only when the main thread reached the one before it, which then waited ~50 ms for its page.
  */
 const STREAMS_AHEAD = 3;
@@ -259,7 +251,6 @@ export interface StreamReader {
  */
 export function streamReader(type: string, impl: Connector<Record<string, unknown>>, settings: Record<string, unknown>, plan: StreamPlan[], ctxOf: (p: StreamPlan) => ReadContext): StreamReader {
   if (!readsInWorker(type, impl)) return { pages: (i) => impl.read(plan[i].stream, settings, ctxOf(plan[i])), close: () => undefined };
-  worker ??= startWorker(); // loading the worker's modules overlaps the first stream's start
   const opened = new Map<number, ThreadedRead>();
   const open = (i: number) => {
     let r = opened.get(i);
