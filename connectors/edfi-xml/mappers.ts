@@ -95,6 +95,12 @@ export function mapElement(name: string, el: XmlValue, ctx: MapContext, build: (
   try {
     if (!isObject(el)) throw new Fault(name, `<${name}> is empty`);
     build(el, ctx, b);
+    // The raw payload goes as JSON text, once per element (a Student gives a person and its demographics): a page
+    // holds up to pageSize elements until it is written, and as object trees they survived the young generation and
+    // were copied into the old one (measured: the 50k-student district's read worker grew to ~190 MB between
+    // collections).
+    const rawJson = JSON.stringify(el);
+    for (const r of b.records) r.rawJson = rawJson;
     return { records: b.records };
   } catch (e) {
     if (!(e instanceof Fault)) throw e;
@@ -111,17 +117,10 @@ export function mapElement(name: string, el: XmlValue, ctx: MapContext, build: (
   }
 }
 
-/**
- * The raw payload goes as JSON text (rawJson): a page holds up to pageSize elements until it is written, and as
- * object trees they survived the young generation and were copied into the old one (measured: the 50k-student
- * district's read worker grew to ~190 MB between collections).
- */
-function rec(type: EntityType, sourceId: string, data: Data, el: XmlObject, ctx: MapContext): SourceRecord {
-  // An element mapped to several records (a Student: person + demographics) is serialized once.
-  if (el !== lastRaw.el) lastRaw = { el, json: JSON.stringify(el) };
-  return { type, sourceId, data, rawJson: lastRaw.json, location: location(ctx) };
+/** A record of the element being mapped; mapElement adds its raw payload. */
+function rec(type: EntityType, sourceId: string, data: Data, ctx: MapContext): SourceRecord {
+  return { type, sourceId, data, location: location(ctx) };
 }
-let lastRaw: { el?: XmlObject; json: string } = { json: '' };
 
 // ---------------------------------------------------------------------------------------------------------------
 // Descriptor helpers
@@ -322,7 +321,7 @@ export function mapOrg(name: string, el: XmlValue, ctx: MapContext): MapResult {
         break;
       }
     }
-    b.records.push(rec('org', id, data, e, c));
+    b.records.push(rec('org', id, data, c));
   });
 }
 
@@ -337,7 +336,7 @@ export function mapCourse(el: XmlValue, ctx: MapContext): MapResult {
     put(data, 'grades', grades(e, 'OfferedGradeLevel', c));
     put(data, 'subjects', dtexts(e, 'AcademicSubject', c));
     data.orgId = orgId;
-    b.records.push(rec('course', b.sourceId, data, e, c));
+    b.records.push(rec('course', b.sourceId, data, c));
   });
 }
 
@@ -358,7 +357,7 @@ export function mapSession(el: XmlValue, ctx: MapContext): MapResult {
         startDate: needDate(e, 'BeginDate', at),
         endDate: needDate(e, 'EndDate', at),
         schoolYear: endYear(s.schoolYear, `${at}/SchoolYear`),
-      }, e, c),
+      }, c),
     );
   });
 }
@@ -388,7 +387,7 @@ export function mapGradingPeriod(el: XmlValue, ctx: MapContext): MapResult {
         startDate: needDate(e, 'BeginDate', at),
         endDate: needDate(e, 'EndDate', at),
         schoolYear: endYear(need(e, 'SchoolYear', at), `${at}/SchoolYear`),
-      }, e, c),
+      }, c),
     );
   });
 }
@@ -446,7 +445,7 @@ export function mapSection(el: XmlValue, ctx: MapContext): MapResult {
       if (n !== undefined) periods.push(n);
     }
     put(data, 'periods', periods);
-    b.records.push(rec('class', b.sourceId, data, e, c));
+    b.records.push(rec('class', b.sourceId, data, c));
   });
 }
 
@@ -522,7 +521,7 @@ export function mapStudent(el: XmlValue, ctx: MapContext): MapResult {
     person.primaryRole = 'student';
     const edOrg = c.joins.studentEdOrg?.get(id);
     person.identifiers = [{ system: STUDENT_ID_SYSTEM, value: id }, ...(edOrg?.identifiers ?? [])];
-    b.records.push(rec('person', id, person, e, c));
+    b.records.push(rec('person', id, person, c));
 
     const demo: Data = { personId: id };
     const birth = obj(e, 'BirthData');
@@ -539,7 +538,7 @@ export function mapStudent(el: XmlValue, ctx: MapContext): MapResult {
       put(demo, 'stateOfBirthAbbreviation', dtext(birth, 'BirthStateAbbreviation', c));
       put(demo, 'cityOfBirth', str(birth, 'BirthCity'));
     }
-    b.records.push(rec('demographics', id, demo, e, c));
+    b.records.push(rec('demographics', id, demo, c));
   });
 }
 
@@ -565,7 +564,7 @@ export function mapProgramAssociation(name: string, el: XmlValue, ctx: MapContex
     data.beginDate = beginDate;
     put(data, 'endDate', date(e, 'EndDate', at));
     put(data, 'reasonExited', dtext(e, 'ReasonExited', c));
-    b.records.push(rec('programParticipation', b.sourceId, data, e, c));
+    b.records.push(rec('programParticipation', b.sourceId, data, c));
   });
 }
 
@@ -663,7 +662,7 @@ export function mapAssessment(el: XmlValue, ctx: MapContext): MapResult {
     const standards: string[] = [];
     for (const [k, v] of c.joins.itemStandards ?? []) if (k.startsWith(prefix)) standards.push(...v);
     put(data, 'alignment', alignment(standards));
-    b.records.push(rec('assessment', b.sourceId, data, e, c));
+    b.records.push(rec('assessment', b.sourceId, data, c));
   });
 }
 
@@ -687,7 +686,7 @@ export function mapObjectiveAssessment(el: XmlValue, ctx: MapContext): MapResult
     put(data, 'reportingMethods', reportingMethods(e, at, c));
     put(data, 'performanceLevels', performanceLevels(e, at, c));
     put(data, 'alignment', alignment([...learningStandards(e, at, c), ...itemAlignment(e, at, c)]));
-    b.records.push(rec('assessment', b.sourceId, data, e, c));
+    b.records.push(rec('assessment', b.sourceId, data, c));
   });
 }
 
@@ -756,7 +755,7 @@ export function mapStudentAssessment(el: XmlValue, ctx: MapContext): MapResult {
       objectives.push({ objective: `item:${need(ident, 'IdentificationCode', `${p}/AssessmentItemReference`)}`, scores: itemScores });
     }
     put(data, 'objectiveResults', objectives);
-    b.records.push(rec('assessmentResult', b.sourceId, data, e, c));
+    b.records.push(rec('assessmentResult', b.sourceId, data, c));
   });
 }
 
@@ -779,7 +778,7 @@ export function mapDisciplineIncident(el: XmlValue, ctx: MapContext): MapResult 
     put(data, 'description', str(e, 'IncidentDescription'));
     put(data, 'behaviours', objs(e, 'Behavior').map((bh) => ({ ...c.descriptors.parse(need(bh, 'Behavior', `${at}/Behavior`)) })));
     put(data, 'reporterName', str(e, 'ReporterName'));
-    b.records.push(rec('behaviourIncident', b.sourceId, data, e, c));
+    b.records.push(rec('behaviourIncident', b.sourceId, data, c));
   });
 }
 
@@ -810,7 +809,7 @@ export function mapDisciplineParticipant(name: string, el: XmlValue, ctx: MapCon
     const data: Data = { incidentId: key(...incident), personId: student };
     put(data, 'role', participation(e, c));
     if (behavior !== undefined) data.behaviours = [{ ...c.descriptors.parse(behavior) }];
-    b.records.push(rec('behaviourParticipant', b.sourceId, data, e, c));
+    b.records.push(rec('behaviourParticipant', b.sourceId, data, c));
   });
 }
 
@@ -832,7 +831,7 @@ export function mapDisciplineAction(el: XmlValue, ctx: MapContext): MapResult {
     data.actions = actions.map((d) => ({ ...d }));
     put(data, 'durationDays', num(e, 'DisciplineActionLength', at));
     put(data, 'actualDurationDays', num(e, 'ActualDisciplineActionLength', at));
-    b.records.push(rec('disciplineAction', b.sourceId, data, e, c));
+    b.records.push(rec('disciplineAction', b.sourceId, data, c));
   });
 }
 
@@ -881,7 +880,7 @@ export function mapGradebookEntry(el: XmlValue, ctx: MapContext): MapResult {
     if (due !== undefined) data.dueDate = dateTimeOf(due, time(e, 'DueTime', at));
     put(data, 'resultValueMax', num(e, 'MaxPoints', at));
     put(data, 'alignment', alignment(learningStandards(e, at, c)));
-    b.records.push(rec('lineItem', b.sourceId, data, e, c));
+    b.records.push(rec('lineItem', b.sourceId, data, c));
   });
 }
 
@@ -918,7 +917,7 @@ export function mapStudentGradebookEntry(el: XmlValue, ctx: MapContext): MapResu
       else if (l === 'not late' || l === 'on time') data.late = false;
     }
     if (status !== undefined && norm(c.descriptors.label(status)) === 'missing') data.missing = true;
-    b.records.push(rec('result', b.sourceId, data, e, c));
+    b.records.push(rec('result', b.sourceId, data, c));
   });
 }
 
@@ -949,7 +948,7 @@ export function mapSchoolAttendance(el: XmlValue, ctx: MapContext): MapResult {
     const data: Data = { personId: student, schoolId, date: ev.data.date, category: ev.data.category };
     put(data, 'reason', ev.data.reason);
     put(data, 'minutes', num(e, 'SchoolAttendanceDuration', at));
-    b.records.push(rec('attendanceEvent', b.sourceId, data, e, c));
+    b.records.push(rec('attendanceEvent', b.sourceId, data, c));
   });
 }
 
@@ -967,7 +966,7 @@ export function mapSectionAttendance(el: XmlValue, ctx: MapContext): MapResult {
     const data: Data = { personId: student, schoolId: s.schoolId, classId, date: ev.data.date, category: ev.data.category };
     put(data, 'reason', ev.data.reason);
     put(data, 'minutes', num(e, 'SectionAttendanceDuration', at));
-    b.records.push(rec('attendanceEvent', b.sourceId, data, e, c));
+    b.records.push(rec('attendanceEvent', b.sourceId, data, c));
   });
 }
 
@@ -1027,6 +1026,6 @@ export function mapStudentIntervention(el: XmlValue, ctx: MapContext): MapResult
       .filter((x): x is string => x !== undefined)
       .map((x) => c.descriptors.text(x));
     put(data, 'outcome', ratings.length ? [...new Set(ratings)].join(', ') : undefined);
-    b.records.push(rec('intervention', b.sourceId, data, e, c));
+    b.records.push(rec('intervention', b.sourceId, data, c));
   });
 }
