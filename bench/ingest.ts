@@ -93,15 +93,14 @@ async function csvBaseline(inputs: CsvInput[], dbFile: string) {
   return { rows, ms };
 }
 
-/**
- * The hub path is the shipped CLI, `hub sync` from the compiled dist/ (as `npm start` and the Docker image run it),
- * in its own process, quiet (not a TTY): what a district's scheduled sync costs. bench/rss-preload.cjs reports the
- * process's peak RSS. The run's figures come from the `runs` table it leaves.
- */
 /** The SIS connector's id in the single-connector bench config. */
 const SIS_ID = 'sis';
 
-function hubCli(dir: string, dbFile: string, again: boolean): { result: Record<string, unknown>; maxRssMb: number } {
+/**
+ * The SIS export through the shipped CLI (hubSync: `hub sync` from the compiled dist/, as `npm start` and the Docker
+ * image run it): what a district's scheduled sync costs. `again`: the identical re-run on the same store.
+ */
+function hubCli(dir: string, dbFile: string, again: boolean): { result: HubOne; maxRssMb: number } {
   const cfg = path.join(path.dirname(dbFile), 'hub.config.json');
   fs.writeFileSync(cfg, JSON.stringify({ tenants: [{ id: 'bench', name: 'Bench', connectors: [{ id: SIS_ID, type: 'oneroster-csv', settings: { path: dir } }] }] }));
   if (again) {
@@ -110,16 +109,9 @@ function hubCli(dir: string, dbFile: string, again: boolean): { result: Record<s
     db.exec('delete from connector_state');
     db.close();
   }
-  const r = spawnSync(process.execPath, ['--require', path.join(__dirname, 'rss-preload.cjs'), CLI, '--config', cfg, '--database', dbFile, 'sync', SIS_ID], { encoding: 'utf8', maxBuffer: 1 << 26, env: { ...process.env, LOG_LEVEL: 'warn' } });
-  const rss = /HUB_BENCH_MAXRSS_KB (\d+)/.exec(r.stderr);
-  if (r.status !== 0 || !rss) throw new Error(`hub sync failed (${r.status}): ${r.stderr}`);
-  const db = new Database(dbFile, { readonly: true });
-  const run = db.prepare(`select status, duration_ms, read_count, inserted_count, unchanged_count, rejected_count from runs order by started_at desc limit 1`).get() as Record<string, number | string>;
-  db.close();
-  return {
-    result: { status: run.status, durationMs: run.duration_ms, counts: { read: run.read_count, inserted: run.inserted_count, unchanged: run.unchanged_count, rejected: run.rejected_count } },
-    maxRssMb: Number(rss[1]) / 1024,
-  };
+  const r = hubSync(cfg, dbFile, SIS_ID);
+  if (r.result.status !== 'succeeded') throw new Error(`hub sync ${SIS_ID}: ${r.result.status} ${r.result.error ?? ''}`);
+  return r;
 }
 
 const DIST = path.resolve(__dirname, '../dist/src');
@@ -326,16 +318,13 @@ async function runBaseline(spec: BaselineSpec, dbFile: string) {
 }
 
 /**
- * One connector of the demo tenant through the shipped CLI (`hub sync`, compiled dist/, built first; plain node: no
- * TypeScript loader in the process or in the read worker it starts — through tsx, modules first needed inside the run
- * were compiled on the clock, ~0.3-0.5 s of a 10k-student Ed-Fi run, and the worker inherited the loader), on
- * `dbFile` (empty, or a copy of the store after the SIS load), as hubCli runs the SIS. The config is written beside
- * `district/` so its relative paths resolve as in the demo. Times and counts come from the `runs` row the run leaves
+ * `hub sync <connectorId>` through the shipped CLI (compiled dist/, built first; plain node: no TypeScript loader in
+ * the process or in the read worker it starts — through tsx, modules first needed inside the run were compiled on the
+ * clock, ~0.3-0.5 s of a 10k-student Ed-Fi run, and the worker inherited the loader), in its own process, quiet (not a
+ * TTY). bench/rss-preload.cjs reports its peak RSS; times and counts come from the `runs` row the run leaves
  * (`duration_ms`: from the run's start to its last commit), streams from its report.
  */
-function hubAll(baseDir: string, dbFile: string, connectorId: string): { result: HubOne; maxRssMb: number } {
-  const cfg = path.join(baseDir, `hub.config.${connectorId}.json`);
-  fs.writeFileSync(cfg, JSON.stringify(ingestConfig()));
+function hubSync(cfg: string, dbFile: string, connectorId: string): { result: HubOne; maxRssMb: number } {
   const r = spawnSync(process.execPath, ['--require', path.join(__dirname, 'rss-preload.cjs'), CLI, '--config', cfg, '--database', dbFile, 'sync', connectorId], { encoding: 'utf8', maxBuffer: 1 << 26, env: { ...process.env, LOG_LEVEL: 'warn' } });
   const rss = /HUB_BENCH_MAXRSS_KB (\d+)/.exec(r.stderr);
   if (!rss) throw new Error(`hub sync ${connectorId} did not run (${r.status}): ${r.stderr}`);
@@ -356,6 +345,16 @@ function hubAll(baseDir: string, dbFile: string, connectorId: string): { result:
     },
     maxRssMb: Number(rss[1]) / 1024,
   };
+}
+
+/**
+ * One connector of the demo tenant (hubSync) on `dbFile` (empty, or a copy of the store after the SIS load). The
+ * config is written beside `district/` so its relative paths resolve as in the demo.
+ */
+function hubAll(baseDir: string, dbFile: string, connectorId: string): { result: HubOne; maxRssMb: number } {
+  const cfg = path.join(baseDir, `hub.config.${connectorId}.json`);
+  fs.writeFileSync(cfg, JSON.stringify(ingestConfig()));
+  return hubSync(cfg, dbFile, connectorId);
 }
 
 function spawnChild(childArgs: string[]): { result: unknown; maxRssMb: number } {
@@ -412,7 +411,7 @@ async function mainAll(outDir: string) {
       const fl = spawnChild(['--child', 'floor', '--from', hubDb, '--db', floorDb, '--connector', c.id, ...(afterSis(c) ? ['--base-db', template] : [])]).result as { written: number; ms: number };
       for (const f of fs.readdirSync(work)) if (f.startsWith(`hub-${c.id}.sqlite`) || f.startsWith(`floor-${c.id}.sqlite`)) fs.rmSync(path.join(work, f));
       const b = base.result as { rows: number; ms: number };
-      const r = h.result as HubOne;
+      const r = h.result;
       const hubRate = b.rows / (r.ms / 1000);
       const baseRate = b.rows / (b.ms / 1000);
       totRows += b.rows;
@@ -454,12 +453,7 @@ async function mainAll(outDir: string) {
 
 const fmtInt = (n: number) => Math.round(n).toLocaleString('en-US');
 
-function child(kind: string, dir: string, dbFile: string, extra: string[] = []): { result: Record<string, unknown>; maxRssMb: number } {
-  const r = spawnSync(process.execPath, [...process.execArgv, __filename, '--child', kind, '--dir', dir, '--db', dbFile, ...extra], { encoding: 'utf8', maxBuffer: 1 << 26 });
-  if (r.status !== 0) throw new Error(`${kind} child failed: ${r.stderr}`);
-  const line = r.stdout.trim().split('\n').pop()!;
-  return JSON.parse(line);
-}
+const child = (kind: string, dir: string, dbFile: string, extra: string[] = []) => spawnChild(['--child', kind, '--dir', dir, '--db', dbFile, ...extra]);
 
 async function main() {
   const kind = opt('child');
@@ -501,20 +495,19 @@ async function main() {
     const a = hubCli(dir, hubDb, true);
     const f = child('floor', dir, path.join(work, 'floor.sqlite'), ['--from', hubDb, '--connector', SIS_ID]);
     const b = base.result as { rows: number; ms: number };
-    type Run = { counts: { read: number; inserted: number; unchanged: number; rejected: number }; durationMs: number; status: string };
-    const first = h.result as unknown as Run;
-    const again = a.result as unknown as Run;
+    const first = h.result;
+    const again = a.result;
     const fl = f.result as { written: number; ms: number };
     const bRate = b.rows / (b.ms / 1000);
-    const hRate = first.counts.read / (first.durationMs / 1000);
-    const aRate = again.counts.read / (again.durationMs / 1000);
+    const hRate = first.counts.read / (first.ms / 1000);
+    const aRate = again.counts.read / (again.ms / 1000);
     const fRate = first.counts.read / (fl.ms / 1000);
     const row = (name: string, rows: number, ms: number, rate: number, rss: number | string, ratio?: number) =>
       console.log(`${name.padEnd(48)} ${String(rows).padStart(9)} ${(ms / 1000).toFixed(2).padStart(8)}s ${Math.round(rate).toString().padStart(9)} rows/s ${typeof rss === 'number' ? rss.toFixed(0).padStart(6) + ' MB' : rss.padStart(9)} ${ratio === undefined ? '' : ratio.toFixed(2).padStart(6)}`);
     console.log(`${'path'.padEnd(48)} ${'rows'.padStart(9)} ${'time'.padStart(9)} ${'rate'.padStart(16)} ${'peak RSS'.padStart(9)} ${'ratio'.padStart(6)}`);
     row('baseline: csv-parse -> prepared INSERT raw', b.rows, b.ms, bRate, base.maxRssMb, 1);
-    row(`hub sync (dist CLI): full path (${first.status})`, first.counts.read, first.durationMs, hRate, h.maxRssMb, hRate / bRate);
-    row('hub: identical re-run (all unchanged)', again.counts.read, again.durationMs, aRate, a.maxRssMb, aRate / bRate);
+    row(`hub sync (dist CLI): full path (${first.status})`, first.counts.read, first.ms, hRate, h.maxRssMb, hRate / bRate);
+    row('hub: identical re-run (all unchanged)', again.counts.read, again.ms, aRate, a.maxRssMb, aRate / bRate);
     row(`storage floor: the hub's ${fmtInt(fl.written)} rows, prepared INSERT`, first.counts.read, fl.ms, fRate, f.maxRssMb, fRate / bRate);
     console.log(`ratio hub / baseline: ${(hRate / bRate).toFixed(2)}  (goal >= 0.40); peak RSS of the load ${h.maxRssMb.toFixed(0)} MB (goal < 300); rejected rows: ${first.counts.rejected}; inserted: ${first.counts.inserted}`);
     console.log(`storage floor / baseline: ${(fRate / bRate).toFixed(2)} — writing what the hub stores (raw payload, record, change log, identifiers, indexes) costs this much with no parsing or logic; hub / floor: ${(hRate / fRate).toFixed(2)}`);
