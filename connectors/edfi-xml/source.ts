@@ -106,7 +106,6 @@ export function notInterchange(root: { name: string; namespace?: string }): stri
   return undefined;
 }
 
-/** Reads a file's root element. Throws source_invalid when it is malformed or not an Ed-Fi interchange. */
 /**
  * What describeFile found, by path, size and modification time: every stream of a run opens the source, and
  * sniffing each file again (open, read, parse the first chunk) was ~10 ms a stream. Bounded; a changed file (size or
@@ -115,6 +114,7 @@ export function notInterchange(root: { name: string; namespace?: string }): stri
 const described = new Map<string, InterchangeFile>();
 const DESCRIBED_MAX = 512;
 
+/** Reads a file's root element. Throws source_invalid when it is malformed or not an Ed-Fi interchange. */
 export async function describeFile(path: string, name: string): Promise<InterchangeFile> {
   let stat;
   try {

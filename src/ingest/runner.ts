@@ -289,7 +289,7 @@ export async function runSync(deps: RuntimeDeps, opts: SyncOptions): Promise<Run
       } else if (!dryRun) {
         // Only the types with rows to delete: the others' count just said none (a first load sweeps nothing).
         const vanishing = check.review.types.filter((t) => t.vanishing > 0).map((t) => t.type);
-        const deleted = vanishing.length ? await sweep(db, opts.tenantId, opts.connectorId, runId, vanishing, 'sweep', identity) : 0;
+        const deleted = await sweep(db, opts.tenantId, opts.connectorId, runId, vanishing, 'sweep', identity);
         total.deleted += deleted;
       } else {
         total.deleted += check.review.types.reduce((n, t) => n + t.vanishing, 0);

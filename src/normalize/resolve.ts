@@ -63,6 +63,9 @@ export async function resolveIdentities(db: Db, opts: { tenantId: string; connec
   return stats;
 }
 
+/** Match states of source persons this pass decides: not linked at ingest, or claimed by several persons. */
+const PENDING = ['provisional', 'conflict'];
+
 async function resolve(db: Db, opts: { tenantId: string; connectorId: string; runId: string | null; identity?: IdentitySettings; by?: string }): Promise<MatchStats> {
   const { tenantId, connectorId, identity } = opts;
   const stats: MatchStats = { connectorId, considered: 0, linked: 0, review: 0, created: 0, conflicts: 0 };
@@ -77,12 +80,11 @@ async function resolve(db: Db, opts: { tenantId: string; connectorId: string; ru
   }
   // Nothing left to match (every new source person was linked at ingest by a strong identifier, the usual case for a
   // state or assessment export): done, without loading every person of the tenant (~30 ms at 15k persons).
-  const anyPending = await db.knex('source_records').where({ tenant_id: tenantId, connector_id: connectorId, entity_type: 'person' }).whereIn('match_state', ['provisional', 'conflict']).whereNull('deleted_at').first('source_id');
+  const anyPending = await db.knex('source_records').where({ tenant_id: tenantId, connector_id: connectorId, entity_type: 'person' }).whereIn('match_state', PENDING).whereNull('deleted_at').first('source_id');
   if (!anyPending) return stats;
   const all = (await db.knex('source_records').where({ tenant_id: tenantId, entity_type: 'person' }).whereNull('deleted_at')
     .select('connector_id', 'source_id', 'unified_id', 'data', 'match_state', 'match_rule')) as SourcePerson[];
-  const pending = all.filter((s) => s.connector_id === connectorId && (s.match_state === 'provisional' || s.match_state === 'conflict'));
-  if (!pending.length) return stats;
+  const pending = all.filter((s) => s.connector_id === connectorId && PENDING.includes(s.match_state ?? ''));
   const demo = await demographicsByPerson(db, tenantId);
 
   // Features per unified person (every source's names, e-mails...), the connectors it has, and blocking indices.
