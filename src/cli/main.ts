@@ -10,6 +10,7 @@ import { Command, Option } from 'commander';
 import { openHub, resolveConfigPath, resolveDatabaseUrl, DEMO_CONFIG, type Hub } from '../hub';
 import { findConnector, findTenant, loadConfigFile, resolveSettings } from '../core/config';
 import { getConnector } from '../ingest/registry';
+import { terminateReadWorker } from '../ingest/threaded-read';
 import { previewMapping, formatPreview } from '../../connectors/mapped-csv';
 import { decideCandidate, matchStats, mergePersons, unmergeSource } from '../normalize/resolve';
 import type { IdentitySettings } from '../normalize/persons';
@@ -119,6 +120,7 @@ async function serve(hub: Hub, opts: { port?: number; host?: string; banner?: st
       await exportScheduler.stop();
       await dispatcher.stop();
       await drainBackgroundRuns(app, { abort: true });
+      await terminateReadWorker(); // the runs are drained: no read is left for it
       server.close(() => resolve());
     };
     process.once('SIGINT', stop);
