@@ -9,7 +9,7 @@ import path from 'node:path';
 import { openThreadedRead, openThreadedReads, readsInWorker, terminateReadWorker } from '../src/ingest/threaded-read';
 import { getConnector, registerConnector } from '../src/ingest/registry';
 import { AheadBudget, MAX_BYTES_AHEAD, PAGES_AHEAD, pageBytes } from '../src/ingest/read-budget';
-import type { WirePage } from '../src/ingest/read-worker';
+import type { WirePage } from '../src/ingest/read-wire';
 import { silentLogger } from '../src/core/logger';
 import { HubError } from '../src/core/errors';
 import type { Connector, Page, ReadContext, SyncMode } from '../src/ingest/contract';

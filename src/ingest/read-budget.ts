@@ -4,7 +4,7 @@
  * 50,000-record page size, or an interchange of very large elements, hold hundreds of MB in the queue. One page per
  * read may always be in flight, so every read progresses.
  */
-import type { WirePage } from './read-worker';
+import type { WirePage } from './read-wire';
 
 /**
  * Deep enough that the worker, idle while the main thread writes a slow stream (students, with identity matching),

@@ -26,8 +26,9 @@
 import path from 'node:path';
 import { MessageChannel, Worker, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 import { HubError, ERROR_CODES, type ErrorCode, type ErrorDetail } from '../core/errors';
-import type { Connector, Page, ReadContext, SourceRecord, StreamPlan } from './contract';
-import type { FromWorker, ReadMessage, ToWorker, WirePage } from './read-worker';
+import type { Connector, Page, ReadContext, StreamPlan } from './contract';
+import type { FromWorker, ReadMessage, ToWorker } from './read-worker';
+import { fromWire } from './read-wire';
 import { isBuiltinConnector } from './registry';
 
 /**
@@ -215,18 +216,6 @@ export function openThreadedRead(type: string, stream: string, settings: Record<
     }
   }
   return { pages: pages(), cancel: () => close(false) };
-}
-
-/** A page as the connector yielded it, its raw payload left as JSON (what the store keeps). */
-function fromWire(page: WirePage): Page {
-  const records = page.records.map((w) => {
-    const r: SourceRecord = { type: w.type, sourceId: w.sourceId, data: JSON.parse(w.dataJson) as Record<string, unknown> };
-    if (w.rawJson !== undefined) r.rawJson = w.rawJson;
-    if (w.location !== undefined) r.location = w.location;
-    if (w.deleted) r.deleted = true;
-    return r;
-  });
-  return { records, ...(page.rejects ? { rejects: page.rejects } : {}), ...(page.cursor ? { cursor: page.cursor } : {}) };
 }
 
 /**
