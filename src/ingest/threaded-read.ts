@@ -4,7 +4,7 @@
  * the two overlap instead of taking turns. One worker per process, shared by every run, started when a run that
  * reads in it begins (it loads only that connector's modules: ~30 ms); holding it costs nothing while idle (unref'd).
  *
- * Pages cross as JSON text (read-worker.ts WirePage); the worker runs at most PAGES_AHEAD pages ahead per read and
+ * Pages cross as JSON text (read-wire.ts); the worker runs at most PAGES_AHEAD pages ahead per read and
  * MAX_BYTES_AHEAD across reads (read-budget.ts), so memory stays bounded whatever the file size. Errors keep their
  * HubError code, message and details; anything else becomes an internal error with the worker's stack (logged, not
  * shown). A run that is cancelled, or stops reading early, cancels the worker's read.
