@@ -9,7 +9,7 @@ import path from 'node:path';
 import { openThreadedRead, openThreadedReads, readsInWorker, terminateReadWorker } from '../src/ingest/threaded-read';
 import { getConnector, registerConnector } from '../src/ingest/registry';
 import { AheadBudget, MAX_BYTES_AHEAD, PAGES_AHEAD, pageBytes } from '../src/ingest/read-budget';
-import type { WirePage } from '../src/ingest/read-wire';
+import { fromWire, toWire, type WirePage } from '../src/ingest/read-wire';
 import { silentLogger } from '../src/core/logger';
 import { HubError } from '../src/core/errors';
 import type { Connector, Page, ReadContext, SyncMode } from '../src/ingest/contract';
@@ -164,15 +164,44 @@ describe('threaded reads', () => {
   });
 });
 
-describe('how far the read worker runs ahead', () => {
-  const page = (records: number, rawChars: number): WirePage => ({
-    records: Array.from({ length: records }, (_, i) => ({ type: 'person' as const, sourceId: `p${i}`, dataJson: '{"a":1}', ...(rawChars ? { rawJson: 'x'.repeat(rawChars) } : {}) })),
-    rejects: [],
+describe('the wire format of threaded reads', () => {
+  it('gives back the page the connector yielded: data, raw payloads (set as objects or as JSON text), locations, deletes', () => {
+    const sent: Page = {
+      records: [
+        { type: 'person', sourceId: 'p1', data: { givenName: 'Zoë', n: 1, nested: { a: [1, null] } }, raw: { name: 'Zoë 😀 "quoted"' }, location: 'users.csv:2' },
+        { type: 'person', sourceId: 'p2', data: {}, deleted: true },
+        { type: 'demographics', sourceId: 'p1', data: { personId: 'p1' }, rawJson: '{"x":"\\u0000 and 𝔘𝔫𝔦𝔠𝔬𝔡𝔢"}' },
+        { type: 'person', sourceId: 'p3', data: { a: 1 }, rawJson: '' },
+      ],
+      rejects: [{ location: 'users.csv:9', reason: 'bad', code: 'row_malformed' }],
+      cursor: { element: 4 },
+    };
+    const got = fromWire(toWire(sent));
+    expect(got.rejects).toEqual(sent.rejects);
+    expect(got.cursor).toEqual(sent.cursor);
+    expect(got.records).toEqual([
+      { type: 'person', sourceId: 'p1', data: sent.records[0].data, rawJson: JSON.stringify(sent.records[0].raw), location: 'users.csv:2' },
+      { type: 'person', sourceId: 'p2', data: {}, deleted: true },
+      { type: 'demographics', sourceId: 'p1', data: { personId: 'p1' }, rawJson: sent.records[2].rawJson },
+      { type: 'person', sourceId: 'p3', data: { a: 1 }, rawJson: '' },
+    ]);
   });
 
-  it('sizes a page by its records\' JSON text plus an allowance per record', () => {
-    expect(pageBytes(page(2, 1000))).toBe(2 * (64 + 7 + 1000));
-    expect(pageBytes(page(3, 0))).toBe(3 * (64 + 7));
+  it('refuses a page whose raw payloads do not add up to what its records say', () => {
+    const wire = toWire({ records: [{ type: 'person', sourceId: 'p1', data: {}, rawJson: '{"a":1}' }] });
+    expect(() => fromWire({ ...wire, raws: `${wire.raws}!` })).toThrow(/inconsistent.*8 characters.*account for 7/);
+  });
+});
+
+describe('how far the read worker runs ahead', () => {
+  const page = (records: number, rawChars: number): WirePage =>
+    toWire({ records: Array.from({ length: records }, (_, i) => ({ type: 'person' as const, sourceId: `p${i}`, data: { a: 1 }, ...(rawChars ? { rawJson: 'x'.repeat(rawChars) } : {}) })) });
+
+  it('sizes a page by its two strings: the records\' JSON text and the raw payloads', () => {
+    const p = page(2, 1000);
+    expect(p.raws.length).toBe(2000);
+    expect(pageBytes(p)).toBe(p.records.length + 2000);
+    expect(pageBytes(page(3, 0))).toBe(page(3, 0).records.length);
   });
 
   it('allows at most PAGES_AHEAD pages per read and MAX_BYTES_AHEAD across reads, but always one page per read', () => {

@@ -15,11 +15,9 @@ import type { WirePage } from './read-wire';
 export const PAGES_AHEAD = 8;
 export const MAX_BYTES_AHEAD = 48 * 1024 * 1024;
 
-/** A page's approximate size as it crosses: its records' JSON text plus an allowance per record. */
+/** A page's approximate size as it crosses: the length of its two strings (records and raw payloads). */
 export function pageBytes(page: WirePage): number {
-  let n = 0;
-  for (const r of page.records) n += 64 + r.dataJson.length + (r.rawJson?.length ?? 0);
-  return n;
+  return page.records.length + page.raws.length;
 }
 
 /** The pages and bytes in flight: posted by the worker, not yet taken by the main thread. */
