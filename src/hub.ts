@@ -35,8 +35,10 @@ export interface Hub {
   close(): Promise<void>;
 }
 
-export async function openHub(opts: { configFile?: string; databaseUrl?: string; log?: Logger; migrate?: boolean } = {}): Promise<Hub> {
+export async function openHub(opts: { configFile?: string; databaseUrl?: string; log?: Logger; migrate?: boolean; onConfig?: (config: LoadedConfig) => void } = {}): Promise<Hub> {
   const config = loadConfigFile(resolveConfigPath(opts.configFile));
+  // Before the store is opened: what the caller can start meanwhile (the read worker, for commands that sync).
+  opts.onConfig?.(config);
   const log = opts.log ?? createLogger();
   const db = await openDb({ url: resolveDatabaseUrl(config, opts.databaseUrl) });
   try {

@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { openThreadedRead, openThreadedReads, readsInWorker, terminateReadWorker } from '../src/ingest/threaded-read';
+import { openThreadedRead, openThreadedReads, prepareReadsFor, readWorkerRunning, readsInWorker, terminateReadWorker } from '../src/ingest/threaded-read';
 import { getConnector, registerConnector } from '../src/ingest/registry';
 import { AheadBudget, MAX_BYTES_AHEAD, PAGES_AHEAD, pageBytes } from '../src/ingest/read-budget';
 import { fromWire, toWire, type WirePage } from '../src/ingest/read-wire';
@@ -132,6 +132,23 @@ describe('threaded reads', () => {
     expect(String(err)).toMatch(/the read worker stopped/);
     expect(openThreadedReads()).toBe(0);
     expect((await collect(readThreaded('oneroster-csv', 'users', settings, ctx()))).length).toBeGreaterThan(3);
+  });
+
+  it('prepareReadsFor starts the worker (and has it load the connector) only for a config with a connector that reads in it', async () => {
+    await terminateReadWorker();
+    for (let i = 0; i < 100 && readWorkerRunning(); i++) await new Promise((r) => setTimeout(r, 10));
+    expect(readWorkerRunning()).toBe(false);
+    process.env.HUB_READ_THREADS = 'auto';
+    try {
+      prepareReadsFor([{ type: 'oneroster-csv' }, { type: 'mapped-csv' }, { type: 'no-such-type' }]);
+      expect(readWorkerRunning()).toBe(false); // the CSV connectors read in the worker only with HUB_READ_THREADS=on
+      prepareReadsFor([{ type: 'edfi-xml' }, { type: 'edfi-xml' }]);
+      expect(readWorkerRunning()).toBe(true);
+    } finally {
+      process.env.HUB_READ_THREADS = 'on';
+    }
+    const pages = await collect(readThreaded('edfi-xml', 'educationOrganizations', { path: 'edfi-xml/district' }, ctx()));
+    expect(pages.flatMap((p) => p.records).length).toBeGreaterThan(0);
   });
 
   it('a failing read keeps its HubError code, message and details', async () => {

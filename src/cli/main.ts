@@ -8,9 +8,9 @@ import path from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
 import { Command, Option } from 'commander';
 import { openHub, resolveConfigPath, resolveDatabaseUrl, DEMO_CONFIG, type Hub } from '../hub';
-import { findConnector, findTenant, loadConfigFile, resolveSettings } from '../core/config';
+import { findConnector, findTenant, loadConfigFile, resolveSettings, type LoadedConfig } from '../core/config';
 import { getConnector } from '../ingest/registry';
-import { terminateReadWorker } from '../ingest/threaded-read';
+import { prepareReadsFor, terminateReadWorker } from '../ingest/threaded-read';
 import { previewMapping, formatPreview } from '../../connectors/mapped-csv';
 import { decideCandidate, matchStats, mergePersons, unmergeSource } from '../normalize/resolve';
 import type { IdentitySettings } from '../normalize/persons';
@@ -82,9 +82,9 @@ function printRun(r: RunSummary) {
   }
 }
 
-async function withHub<T>(cmd: Command, fn: (hub: Hub) => Promise<T>): Promise<T> {
+async function withHub<T>(cmd: Command, fn: (hub: Hub) => Promise<T>, onConfig?: (config: LoadedConfig) => void): Promise<T> {
   const g = cmd.optsWithGlobals() as { config?: string; database?: string };
-  const hub = await openHub({ configFile: g.config, databaseUrl: g.database, log: cliLogger() });
+  const hub = await openHub({ configFile: g.config, databaseUrl: g.database, log: cliLogger(), onConfig });
   try {
     return await fn(hub);
   } finally {
@@ -169,7 +169,7 @@ export function buildCli(): Command {
         }
         printRun(r);
         if (r.status === 'failed') process.exitCode = 1;
-      });
+      }, (config) => prepareReadsFor(config.config.tenants.flatMap((t) => (!o.tenant || t.id === o.tenant ? (t.connectors ?? []).filter((c) => c.id === connector) : []))));
     });
 
   program
@@ -406,7 +406,8 @@ export function buildCli(): Command {
         oneRosterSecret = demoSecret(process.env, 'HUB_ONEROSTER_SECRET', path.join(PROJECT_ROOT, '.hub/demo-oneroster-secret'), 'demo_or_');
         caliperToken = demoSecret(process.env, 'HUB_CALIPER_TOKEN', path.join(PROJECT_ROOT, '.hub/demo-caliper-token'), 'demo_cal_');
       }
-      const hub = await openHub({ configFile, databaseUrl: g.database, log: cliLogger() });
+      const onConfig = (config: LoadedConfig) => prepareReadsFor(config.config.tenants.flatMap((t) => (t.connectors ?? []).filter((c) => c.enabled !== false)));
+      const hub = await openHub({ configFile, databaseUrl: g.database, log: cliLogger(), onConfig });
       try {
         const deps = { db: hub.db, config: hub.config, log: hub.log };
         for (const t of hub.config.config.tenants) {

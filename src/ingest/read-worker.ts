@@ -4,7 +4,8 @@
  * validating and writing of the current one.
  *
  * Messages in:  {op: 'read', id, type, stream, settings, ctx: {tenantId, connectorId, baseDir, mode, cursor}, port}
- *               (the read's own MessagePort), {op: 'ack', id} (one page taken), {op: 'cancel', id}.
+ *               (the read's own MessagePort), {op: 'ack', id} (one page taken), {op: 'cancel', id}, {op: 'load', type}
+ *               (load a connector's modules before its first read).
  * On the read's port: {op: 'page', id, page}, {op: 'end', id}, {op: 'error', id, error: {code?, message, details?,
  *               stack?}}, each followed by {op: 'ready', id} on the worker's port: the main thread takes a message
  *               off the read's port (receiveMessageOnPort) only when it wants the next page, so pages waiting ahead
@@ -29,7 +30,7 @@ export interface ReadRequest {
   /** Where this read's pages, end and error go (transferred). */
   port: MessagePort;
 }
-export type ToWorker = ReadRequest | { op: 'ack' | 'cancel'; id: number };
+export type ToWorker = ReadRequest | { op: 'ack' | 'cancel'; id: number } | { op: 'load'; type: string };
 /** What a read's port carries. */
 export type ReadMessage =
   | { op: 'page'; id: number; page: WirePage }
@@ -114,7 +115,14 @@ function release(bytes: number): void {
 
 port.on('message', (m: ToWorker) => {
   if (m.op === 'read') void run(m);
-  else {
+  else if (m.op === 'load') {
+    // Ahead of its first read (prepareReads): a connector that fails to load fails that read, with its error.
+    try {
+      builtinConnector(m.type);
+    } catch {
+      /* reported by the read */
+    }
+  } else {
     const job = jobs.get(m.id);
     if (!job) return;
     if (m.op === 'ack') {

@@ -29,7 +29,7 @@ import { HubError, ERROR_CODES, type ErrorCode, type ErrorDetail } from '../core
 import type { Connector, Page, ReadContext, StreamPlan } from './contract';
 import type { FromWorker, ReadMessage, ToWorker } from './read-worker';
 import { fromWire } from './read-wire';
-import { isBuiltinConnector } from './registry';
+import { getConnector, isBuiltinConnector } from './registry';
 
 /**
  * The worker's young generation: parsing makes short-lived garbage only, and a small nursery keeps the worker's
@@ -58,7 +58,10 @@ function startWorker(): Worker {
     listeners.get(m.id)?.ready();
   });
   const fail = (e: Error) => {
-    if (worker === w) worker = undefined;
+    if (worker === w) {
+      worker = undefined;
+      warmed.clear();
+    }
     for (const [id, l] of listeners) l.fail({ op: 'error', id, error: { message: `the read worker stopped: ${e.message}`, stack: e.stack } });
   };
   w.on('error', fail);
@@ -86,11 +89,31 @@ export function readsInWorker(type: string, impl: Connector<Record<string, unkno
 }
 
 /**
- * Starts the read worker now when this connector's reads will go to it: the worker loads its modules while the run
- * takes its lock, loads its cursors and plans (its first page is then ~50 ms nearer).
+ * Starts the read worker now when this connector's reads will go to it, and has it load the connector's modules: the
+ * worker boots while the run takes its lock, loads its cursors and plans (its first page is then ~50 ms nearer).
  */
 export function prepareReads(type: string, impl: Connector<Record<string, unknown>>): void {
-  if (readsInWorker(type, impl)) worker ??= startWorker();
+  if (!readsInWorker(type, impl)) return;
+  worker ??= startWorker();
+  if (!warmed.has(type)) {
+    warmed.add(type);
+    worker.postMessage({ op: 'load', type } satisfies ToWorker);
+  }
+}
+/** Connector types the current worker was asked to load. */
+const warmed = new Set<string>();
+
+/**
+ * prepareReads for every connector of the config whose reads will go to the worker: called by `hub sync` and `hub
+ * start` as soon as the config is loaded, so the worker boots while the store is opened and migrated (~0.2-0.4 s)
+ * instead of on the run's clock (measured: the first Ed-Fi page came ~40 ms after the run started, spent booting
+ * the worker and loading the connector). A config with no such connector starts nothing.
+ */
+export function prepareReadsFor(connectors: { type: string }[]): void {
+  for (const c of connectors) {
+    const impl = getConnector(c.type);
+    if (impl) prepareReads(c.type, impl);
+  }
 }
 
 function rebuild(e: { code?: string; message: string; details?: unknown[]; stack?: string; name?: string }): Error {
@@ -109,6 +132,11 @@ export async function terminateReadWorker(): Promise<void> {
   const w = worker;
   if (!w) return;
   await w.terminate();
+}
+
+/** Whether the read worker is running (started and not stopped): for tests and diagnostics. */
+export function readWorkerRunning(): boolean {
+  return worker !== undefined;
 }
 
 /** Reads open in the worker (opened and neither finished nor cancelled): for tests and diagnostics. */
