@@ -98,7 +98,8 @@ export interface ConnectorManifest {
   /**
    * Built-in connectors whose reads are CPU-bound parsing of files (CSV, XML, JSON) set this: the runtime may run
    * `read` in a worker thread so parsing overlaps writing (src/ingest/threaded-read.ts). `read` then gets a plain
-   * context (no shared state with `plan` or the main thread) and its pages cross as JSON text (plain data only).
+   * context (no shared state with `plan` or the main thread) and its pages cross as JSON text (plain data only:
+   * src/ingest/read-wire.ts).
    * `'default'`: threaded unless `HUB_READ_THREADS=off` (where it was measured faster); `'opt-in'`: only with
    * `HUB_READ_THREADS=on`.
    */

@@ -2,12 +2,13 @@
  * Threaded reads: a built-in file connector (manifest `readInWorker`) parses and maps its source in a worker thread
  * while the main thread validates and writes the pages already read. On a load that is half parsing, half writing,
  * the two overlap instead of taking turns. One worker per process, shared by every run, started when a run that
- * reads in it begins (it loads only that connector's modules: ~30 ms); holding it costs nothing while idle (unref'd).
+ * reads in it begins, or earlier by `hub sync` / `hub start` as soon as the config is loaded (prepareReadsFor); it
+ * loads only the connectors' modules it is asked for (~30 ms); holding it costs nothing while idle (unref'd).
  *
- * Pages cross as JSON text (read-wire.ts); the worker runs at most PAGES_AHEAD pages ahead per read and
- * MAX_BYTES_AHEAD across reads (read-budget.ts), so memory stays bounded whatever the file size. Errors keep their
- * HubError code, message and details; anything else becomes an internal error with the worker's stack (logged, not
- * shown). A run that is cancelled, or stops reading early, cancels the worker's read.
+ * Pages cross as two strings, the records' JSON and their raw payloads (read-wire.ts); the worker runs at most
+ * PAGES_AHEAD pages ahead per read and MAX_BYTES_AHEAD across reads (read-budget.ts), so memory stays bounded whatever
+ * the file size. Errors keep their HubError code, message and details; anything else becomes an internal error with
+ * the worker's stack (logged, not shown). A run that is cancelled, or stops reading early, cancels the worker's read.
  *
  * When: `HUB_READ_THREADS` = `auto` (default: connectors whose manifest says `readInWorker: 'default'`, today Ed-Fi
  * XML), `on` (every connector that can), `off` (none). Measured on the 2-core VM (alternated runs, session 6): the
