@@ -14,6 +14,7 @@ import { silentLogger } from '../src/core/logger';
 import { HubError } from '../src/core/errors';
 import type { Connector, Page, ReadContext, SyncMode } from '../src/ingest/contract';
 import { validateConfig } from '../src/core/config';
+import type { HubConfig } from '../src/types/unified.generated';
 import { runSync } from '../src/ingest/runner';
 import { ensureTenants } from '../src/store/tenants';
 import type { Db } from '../src/store/db';
@@ -140,9 +141,18 @@ describe('threaded reads', () => {
     expect(readWorkerRunning()).toBe(false);
     process.env.HUB_READ_THREADS = 'auto';
     try {
-      prepareReadsFor([{ type: 'oneroster-csv' }, { type: 'mapped-csv' }, { type: 'no-such-type' }]);
+      const connector = (id: string, type: string, enabled?: boolean) => ({ id, type, settings: {}, ...(enabled === undefined ? {} : { enabled }) });
+      const config = {
+        tenants: [
+          { id: 'a', name: 'A', connectors: [connector('sis', 'oneroster-csv'), connector('vendor', 'mapped-csv'), connector('other', 'no-such-type')] },
+          { id: 'b', name: 'B', connectors: [connector('off', 'edfi-xml', false), connector('state', 'edfi-xml')] },
+        ],
+      } as unknown as HubConfig;
+      prepareReadsFor(config, { tenant: 'a' });
       expect(readWorkerRunning()).toBe(false); // the CSV connectors read in the worker only with HUB_READ_THREADS=on
-      prepareReadsFor([{ type: 'edfi-xml' }, { type: 'edfi-xml' }]);
+      prepareReadsFor(config, { connector: 'off' });
+      expect(readWorkerRunning()).toBe(false); // a disabled connector is not prepared for
+      prepareReadsFor(config, { tenant: 'b', connector: 'state' });
       expect(readWorkerRunning()).toBe(true);
     } finally {
       process.env.HUB_READ_THREADS = 'on';

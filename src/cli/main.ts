@@ -169,7 +169,7 @@ export function buildCli(): Command {
         }
         printRun(r);
         if (r.status === 'failed') process.exitCode = 1;
-      }, (config) => prepareReadsFor(config.config.tenants.flatMap((t) => (!o.tenant || t.id === o.tenant ? (t.connectors ?? []).filter((c) => c.id === connector) : []))));
+      }, (config) => prepareReadsFor(config.config, { tenant: o.tenant, connector }));
     });
 
   program
@@ -406,8 +406,7 @@ export function buildCli(): Command {
         oneRosterSecret = demoSecret(process.env, 'HUB_ONEROSTER_SECRET', path.join(PROJECT_ROOT, '.hub/demo-oneroster-secret'), 'demo_or_');
         caliperToken = demoSecret(process.env, 'HUB_CALIPER_TOKEN', path.join(PROJECT_ROOT, '.hub/demo-caliper-token'), 'demo_cal_');
       }
-      const onConfig = (config: LoadedConfig) => prepareReadsFor(config.config.tenants.flatMap((t) => (t.connectors ?? []).filter((c) => c.enabled !== false)));
-      const hub = await openHub({ configFile, databaseUrl: g.database, log: cliLogger(), onConfig });
+      const hub = await openHub({ configFile, databaseUrl: g.database, log: cliLogger(), onConfig: (config) => prepareReadsFor(config.config) });
       try {
         const deps = { db: hub.db, config: hub.config, log: hub.log };
         for (const t of hub.config.config.tenants) {

@@ -1,7 +1,7 @@
 /**
  * The worker-thread side of threaded reads (see threaded-read.ts): runs a built-in connector's `read` and posts its
- * pages to the main thread, a bounded number ahead (read-budget.ts), so parsing and mapping the next pages overlaps the main thread's
- * validating and writing of the current one.
+ * pages to the main thread, a bounded number ahead (read-budget.ts), so parsing and mapping the next pages overlaps
+ * the main thread's validating and writing of the current one.
  *
  * Messages in:  {op: 'read', id, type, stream, settings, ctx: {tenantId, connectorId, baseDir, mode, cursor}, port}
  *               (the read's own MessagePort), {op: 'ack', id} (one page taken), {op: 'cancel', id}, {op: 'load', type}

@@ -28,6 +28,7 @@ import path from 'node:path';
 import { MessageChannel, Worker, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 import { HubError, ERROR_CODES, type ErrorCode, type ErrorDetail } from '../core/errors';
 import type { Connector, Page, ReadContext, StreamPlan } from './contract';
+import type { HubConfig } from '../types/unified.generated';
 import type { FromWorker, ReadMessage, ToWorker } from './read-worker';
 import { fromWire } from './read-wire';
 import { getConnector, isBuiltinConnector } from './registry';
@@ -59,10 +60,7 @@ function startWorker(): Worker {
     listeners.get(m.id)?.ready();
   });
   const fail = (e: Error) => {
-    if (worker === w) {
-      worker = undefined;
-      warmed.clear();
-    }
+    if (worker === w) worker = undefined;
     for (const [id, l] of listeners) l.fail({ op: 'error', id, error: { message: `the read worker stopped: ${e.message}`, stack: e.stack } });
   };
   w.on('error', fail);
@@ -90,30 +88,31 @@ export function readsInWorker(type: string, impl: Connector<Record<string, unkno
 }
 
 /**
- * Starts the read worker now when this connector's reads will go to it, and has it load the connector's modules: the
- * worker boots while the run takes its lock, loads its cursors and plans (its first page is then ~50 ms nearer).
+ * Starts the read worker now when this connector's reads will go to it, and has it load the connector's modules
+ * (a repeated `load` costs the worker a cached require): the worker boots while the run takes its lock, loads its
+ * cursors and plans (its first page is then ~50 ms nearer).
  */
 export function prepareReads(type: string, impl: Connector<Record<string, unknown>>): void {
   if (!readsInWorker(type, impl)) return;
   worker ??= startWorker();
-  if (!warmed.has(type)) {
-    warmed.add(type);
-    worker.postMessage({ op: 'load', type } satisfies ToWorker);
-  }
+  worker.postMessage({ op: 'load', type } satisfies ToWorker);
 }
-/** Connector types the current worker was asked to load. */
-const warmed = new Set<string>();
 
 /**
- * prepareReads for every connector of the config whose reads will go to the worker: called by `hub sync` and `hub
- * start` as soon as the config is loaded, so the worker boots while the store is opened and migrated (~0.2-0.4 s)
- * instead of on the run's clock (measured: the first Ed-Fi page came ~40 ms after the run started, spent booting
- * the worker and loading the connector). A config with no such connector starts nothing.
+ * prepareReads for the enabled connectors of the config (or only those named `only.connector`, of `only.tenant` when
+ * given) whose reads will go to the worker: `hub sync` and `hub start` call it as soon as the config is loaded, so the
+ * worker boots while the store is opened and migrated (~0.2-0.4 s) instead of on the run's clock (measured: the first
+ * Ed-Fi page came ~40 ms after the run started, spent booting the worker and loading the connector). A config with
+ * no such connector starts nothing.
  */
-export function prepareReadsFor(connectors: { type: string }[]): void {
-  for (const c of connectors) {
-    const impl = getConnector(c.type);
-    if (impl) prepareReads(c.type, impl);
+export function prepareReadsFor(config: HubConfig, only: { tenant?: string; connector?: string } = {}): void {
+  for (const t of config.tenants) {
+    if (only.tenant !== undefined && t.id !== only.tenant) continue;
+    for (const c of t.connectors ?? []) {
+      if (c.enabled === false || (only.connector !== undefined && c.id !== only.connector)) continue;
+      const impl = getConnector(c.type);
+      if (impl) prepareReads(c.type, impl);
+    }
   }
 }
 
@@ -152,8 +151,9 @@ export interface ThreadedRead {
 }
 
 /**
- * `impl.read(stream, settings, ctx)` in the read worker, started now: the worker reads up to PAGES_AHEAD pages before they
- * are asked for (the runner opens the next stream while it writes the current one). Consume `pages` once, or cancel.
+ * `impl.read(stream, settings, ctx)` in the read worker, started now: the worker reads up to PAGES_AHEAD pages before
+ * they are asked for (the runner opens the next stream while it writes the current one). Consume `pages` once, or
+ * cancel.
  */
 export function openThreadedRead(type: string, stream: string, settings: Record<string, unknown>, ctx: ReadContext): ThreadedRead {
   const w = (worker ??= startWorker());
@@ -251,8 +251,9 @@ export function openThreadedRead(type: string, stream: string, settings: Record<
  * How many of the following streams a threaded run opens while it writes one. A stream that yields little from a
  * large file (Ed-Fi reads StudentDiscipline.xml once per incident, participant and action stream) is parsed while the
  * main thread still writes, instead of while it waits. Each open stream holds at most PAGES_AHEAD pages, and all of
- * them together at most MAX_BYTES_AHEAD (read-budget.ts). On the 10k-student Ed-Fi sync with 2 ahead, the last discipline
- * stream was opened only when the main thread reached the one before it, which then waited ~50 ms for its page.
+ * them together at most MAX_BYTES_AHEAD (read-budget.ts). On the 10k-student Ed-Fi sync with 2 ahead, the last
+ * discipline stream was opened only when the main thread reached the one before it, which then waited ~50 ms for its
+ * page.
  */
 const STREAMS_AHEAD = 3;
 
