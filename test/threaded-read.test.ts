@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { openThreadedRead, openThreadedReads, prepareReadsFor, readWorkerRunning, readsInWorker, terminateReadWorker } from '../src/ingest/threaded-read';
 import { getConnector, registerConnector } from '../src/ingest/registry';
-import { AheadBudget, MAX_BYTES_AHEAD, PAGES_AHEAD, pageBytes } from '../src/ingest/read-budget';
+import { AheadBudget, MAX_BYTES_AHEAD, PAGES_AHEAD, StartOrder, pageBytes } from '../src/ingest/read-budget';
 import { fromWire, toWire, type WirePage } from '../src/ingest/read-wire';
 import { silentLogger } from '../src/core/logger';
 import { HubError } from '../src/core/errors';
@@ -253,6 +253,37 @@ describe('how far the read worker runs ahead', () => {
     expect(b.allows(a, 600)).toBe(true);
     expect(MAX_BYTES_AHEAD).toBeGreaterThanOrEqual(16 * 1024 * 1024);
     expect(PAGES_AHEAD).toBeGreaterThanOrEqual(1);
+  });
+
+  it('starts reads in the order they were asked for, each once every earlier one has its first page out', async () => {
+    const order = new StartOrder();
+    const went: string[] = [];
+    const a = order.turn();
+    const b = order.turn();
+    const c = order.turn();
+    const d = order.turn();
+    for (const [name, t] of Object.entries({ a, b, c, d })) void t.ready.then(() => went.push(name));
+    const settle = () => new Promise<void>((r) => setImmediate(r));
+    await settle();
+    expect(went).toEqual(['a']); // the first read goes at once
+    c.started(); // c cancelled (or failed) while it waited: it lets nobody overtake a or b
+    await settle();
+    expect(went).toEqual(['a']);
+    a.started();
+    a.started(); // idempotent
+    await settle();
+    expect(went).toEqual(['a', 'b']);
+    b.started();
+    await settle();
+    expect(went).toEqual(['a', 'b', 'c', 'd']); // c had already started: d goes with it
+    const e = order.turn();
+    let eWent = false;
+    void e.ready.then(() => (eWent = true));
+    await settle();
+    expect(eWent).toBe(false); // d has no first page yet
+    d.started();
+    await settle();
+    expect(eWent).toBe(true);
   });
 });
 

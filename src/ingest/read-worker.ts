@@ -15,7 +15,7 @@
 import { parentPort, type MessagePort } from 'node:worker_threads';
 import pino from 'pino';
 import { builtinConnector } from './registry';
-import { AheadBudget, pageBytes } from './read-budget';
+import { AheadBudget, StartOrder, pageBytes } from './read-budget';
 import { isHubError } from '../core/errors';
 import type { Cursor, SyncMode } from './contract';
 import { toWire, type WirePage } from './read-wire';
@@ -57,6 +57,7 @@ interface Job {
 }
 const jobs = new Map<number, Job>();
 const budget = new AheadBudget();
+const order = new StartOrder();
 
 /** Log lines of the connector, re-emitted by the main thread's logger (with its level and redaction). */
 const LEVELS: Record<number, string> = { 10: 'trace', 20: 'debug', 30: 'info', 40: 'warn', 50: 'error', 60: 'fatal' };
@@ -70,7 +71,10 @@ const log = pino({ level: 'debug', base: undefined, timestamp: false }, {
 async function run(req: ReadRequest): Promise<void> {
   const job: Job = { inFlight: [], abort: new AbortController() };
   jobs.set(req.id, job);
+  const turn = order.turn();
   try {
+    await turn.ready;
+    if (job.abort.signal.aborted) return;
     const impl = builtinConnector(req.type);
     if (!impl) throw new Error(`no connector '${req.type}' in the worker's registry`);
     const ctx = { ...req.ctx, log, signal: job.abort.signal };
@@ -84,6 +88,7 @@ async function run(req: ReadRequest): Promise<void> {
       job.inFlight.push(size);
       budget.take(size);
       send(req, { op: 'page', id: req.id, page: wire });
+      turn.started();
     }
     send(req, { op: 'end', id: req.id });
   } catch (e) {
@@ -91,6 +96,7 @@ async function run(req: ReadRequest): Promise<void> {
     const err = e as Error;
     send(req, { op: 'error', id: req.id, error: isHubError(e) ? { code: e.code, message: e.message, details: e.details } : { message: err?.message ?? String(e), stack: err?.stack } });
   } finally {
+    turn.started();
     job.done = true;
     if (job.abort.signal.aborted || !job.inFlight.length) forget(req.id, job);
     // The port is left open: the main thread closes its end once it has taken what it wants.

@@ -21,8 +21,11 @@
  * arrival, and the bench ran it under tsx, whose loader the worker inherited. The OneRoster CSV SIS sync gains
  * nothing (7.7 s threaded vs 7.5 s, RSS 308 vs 227-241 MB: its writes are the bound and it pays to deserialize what
  * it no longer parses): CSV stays opt-in, keeping the foundation's memory bound (< 300 MB).
- * Tried without gain (session 6): reads taking turns in plan order inside the worker, reading the small streams in
- * the main thread (the worker then parsed the large ones side by side and the students' join came later).
+ * Tried without gain (session 6): reads taking turns in plan order inside the worker, page by page, and reading the
+ * small streams in the main thread (the worker then parsed the large ones side by side and the students' join came
+ * later). What did pay (session 8, −2.5% median on that sync): each read starts only once the reads before it have
+ * their first page out (StartOrder, read-budget.ts), so the tiny organizations stream is no longer held up by the
+ * students' join and the assessment file, and the join no longer shares the thread while the main thread waits for it.
  */
 import path from 'node:path';
 import { MessageChannel, Worker, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
