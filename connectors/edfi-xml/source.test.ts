@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { completeUtf8, describeFile, fingerprintOf, openText, type InterchangeFile } from './source';
+import { completeUtf8, describeFile, fingerprintOf, headOf, openText, type InterchangeFile } from './source';
 
 let tmp: string;
 beforeAll(() => {
@@ -42,6 +42,46 @@ test('openText decodes 2-, 3- and 4-byte characters that straddle every chunk bo
   let out = '';
   for await (const chunk of openText(file)) out += chunk;
   expect(out).toBe(text);
+});
+
+test('headOf decodes characters that straddle its 16 KiB reads, reads only as far as asked, and closes the file', () => {
+  const parts: string[] = [];
+  let size = 0;
+  for (let i = 0; size < 100 * 1024; i++) {
+    const s = `${'x'.repeat(i % 5)}é€😀`;
+    parts.push(s);
+    size += Buffer.byteLength(s);
+  }
+  const text = parts.join('');
+  const file = path.join(tmp, 'head.xml');
+  fs.writeFileSync(file, text);
+  expect([...headOf(file)].join('')).toBe(text);
+  // The first piece alone: 16 KiB of bytes at most, whole characters only.
+  const it = headOf(file);
+  const first = it.next().value as string;
+  expect(Buffer.byteLength(first)).toBeLessThanOrEqual(16 * 1024);
+  expect(Buffer.byteLength(first)).toBeGreaterThan(16 * 1024 - 4);
+  expect(text.startsWith(first)).toBe(true);
+  it.return(undefined);
+  // Stopping early closes the file (as sniffRoot's loop does when it breaks out).
+  const openFds = () => fs.readdirSync('/proc/self/fd').length;
+  if (fs.existsSync('/proc/self/fd')) {
+    const before = openFds();
+    for (let i = 0; i < 50; i++) {
+      const h = headOf(file);
+      h.next();
+      h.return(undefined);
+    }
+    expect(openFds()).toBe(before);
+  }
+  expect(() => [...headOf(path.join(tmp, 'missing.xml'))]).toThrow(/ENOENT/);
+});
+
+test('describeFile names a file that is not an interchange, or cannot be read', async () => {
+  const file = path.join(tmp, 'Other.xml');
+  fs.writeFileSync(file, `<?xml version="1.0"?>\n<Roster xmlns="http://example.org/x">${'<a/>'.repeat(10000)}</Roster>`);
+  await expect(describeFile(file, 'Other.xml')).rejects.toThrow(/Other\.xml:2: the root element is <Roster>, not an Ed-Fi interchange/);
+  await expect(describeFile(path.join(tmp, 'nope.xml'), 'nope.xml')).rejects.toThrow(/nope\.xml cannot be read/);
 });
 
 test('fingerprints change with any file name, size or mtime, and with the order', () => {

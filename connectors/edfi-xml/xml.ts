@@ -271,7 +271,7 @@ const SNIFF_STEP = 4096;
  * is. At most `limit` characters are read; a file whose root is not found by then has none that matters.
  */
 export async function sniffRoot(
-  input: AsyncIterable<string | Buffer>,
+  input: AsyncIterable<string | Buffer> | Iterable<string | Buffer>,
   limit = 1 << 20,
 ): Promise<{ root?: XmlRoot; error?: XmlSyntaxError }> {
   const reader = new ElementReader(() => false);
