@@ -189,6 +189,26 @@ describe('threaded reads', () => {
     const all = await collect(readThreaded('oneroster-csv', 'users', settings, ctx()));
     expect(all.length).toBeGreaterThan(3);
   });
+
+  it('serves a later read in full while an earlier one, with its first page out, is not taken from', async () => {
+    // Reads start in the order they were opened (StartOrder), each once the earlier ones have a first page *posted*:
+    // a consumer that takes a later stream first (two runs at once, in `hub start`) must not wait on the earlier one,
+    // even when that one has more pages than it may post ahead (so it cannot end before it is taken from).
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hub-start-order-'));
+    try {
+      const students = Array.from({ length: PAGES_AHEAD * 2 }, (_, i) => `<Student><StudentUniqueId>S-${i}</StudentUniqueId><Name><FirstName>A${i}</FirstName><LastSurname>B</LastSurname></Name></Student>`);
+      fs.writeFileSync(path.join(dir, 'Student.xml'), `<InterchangeStudent xmlns="http://ed-fi.org/5.0.0">\n${students.join('\n')}\n</InterchangeStudent>\n`);
+      const first = openThreadedRead('edfi-xml', 'students', { path: dir, pageSize: 1 }, ctx());
+      const later = await collect(readThreaded('edfi-xml', 'assessmentResults', { path: 'edfi-xml/district', pageSize: 2 }, ctx()));
+      expect(later.length).toBeGreaterThan(1);
+      expect(later.flatMap((p) => p.records).every((r) => r.type === 'assessmentResult')).toBe(true);
+      const pages = await collect(first.pages);
+      expect(pages.length).toBe(PAGES_AHEAD * 2);
+      expect(pages[0].records.map((r) => r.type)).toEqual(['person', 'demographics']);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
 
 describe('the wire format of threaded reads', () => {
