@@ -10,7 +10,7 @@
  * storage floor: the rows the hub wrote, re-inserted into a fresh store with the same schema by prepared statements
  * (no parsing or logic) — the fastest the hub path could be with what it stores.
  *
- * npm run bench:ingest -- --all --students 5000 [--seed 42] [--keep]
+ * npm run bench:ingest -- --all --students 5000 [--seed 42] [--keep] [--only state-assessment,interim] [--repeat 5]
  *
  * Every connector of the demo tenant (fixtures/demo/hub.config.json, with its settings as they are: SIS OneRoster 1.2
  * CSV, LMS OneRoster 1.1 CSV with gradebook, two CASE packages, the interim-benchmark and behaviour mapped CSVs, the
@@ -20,7 +20,10 @@
  * JSON.parse -> one row per CFItem and CFAssociation. Connectors that refer to students (all but the SIS and CASE) run
  * on a copy of the store the SIS run left; only their own run is timed. Each run's storage floor is measured too.
  * Prints one table (rows, hub rows/s, baseline rows/s, ratio, floor, MB/s, hub peak RSS), then each run's time per
- * stream.
+ * stream. `--only` measures the connectors named (the SIS still runs first, unmeasured, when one of them needs its
+ * store). `--repeat N` runs each baseline and hub run N times, alternated so that both see the same moments of a
+ * shared machine, and reports the medians (each time is listed below the table): a single run on a busy host can
+ * be off by 30% or more, and the ratio to the baseline is the figure that holds.
  * Caliper (pushed over HTTP, not a connector) is measured by bench:caliper.
  */
 import fs from 'node:fs';
@@ -383,6 +386,14 @@ async function mainAll(outDir: string) {
   // on a copy of the store as the SIS run left it.
   const afterSis = (c: DemoConnector) => c.id !== sis.id && c.type !== 'case';
   const ordered = [sis, ...tenant.connectors.filter((c) => c !== sis)];
+  const only = opt('only')?.split(',').map((x) => x.trim()).filter(Boolean);
+  const unknown = (only ?? []).filter((id) => !ordered.some((c) => c.id === id));
+  if (unknown.length) throw new Error(`--only: no connector ${unknown.join(', ')} in the demo tenant (it has ${ordered.map((c) => c.id).join(', ')})`);
+  const measured = (c: DemoConnector) => !only || only.includes(c.id);
+  const repeat = Number(opt('repeat', '1'));
+  if (!Number.isInteger(repeat) || repeat < 1) throw new Error(`--repeat needs a whole number >= 1, got ${opt('repeat')}`);
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
+  const repeats: string[] = [];
   console.log(`load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}; ${os.cpus().length} CPUs; node ${process.version}`);
   const table: string[][] = [];
   const skipped: string[] = [];
@@ -393,6 +404,19 @@ async function mainAll(outDir: string) {
   const perStream: string[] = [];
   try {
     for (const c of ordered) {
+      const removeStores = (prefix: string) => {
+        for (const f of fs.readdirSync(work)) if (f.startsWith(`${prefix}-${c.id}.sqlite`)) fs.rmSync(path.join(work, f));
+      };
+      if (!measured(c)) {
+        // Not measured, but the connectors measured after it run on the store it leaves.
+        if (c === sis && ordered.some((o) => measured(o) && afterSis(o))) {
+          const hubDb = path.join(work, `hub-${c.id}.sqlite`);
+          hubAll(baseDir, hubDb, c.id);
+          copyStore(hubDb, template);
+          removeStores('hub');
+        }
+        continue;
+      }
       const spec = baselineSpec(c, baseDir);
       if (!spec) {
         skipped.push(`${c.id} (${c.type}): no baseline for this source`);
@@ -400,27 +424,40 @@ async function mainAll(outDir: string) {
       }
       const files = spec.csv ? spec.csv.map((x) => x.file) : spec.files!;
       const mb = files.reduce((a, f) => a + fs.statSync(f).size, 0) / 1e6;
-      const baseDb = path.join(work, `baseline-${c.id}.sqlite`);
-      const base = spawnChild(['--child', 'all-baseline', '--spec', JSON.stringify(spec), '--db', baseDb]);
-      for (const f of fs.readdirSync(work)) if (f.startsWith(`baseline-${c.id}.sqlite`)) fs.rmSync(path.join(work, f));
-      const hubDb = path.join(work, `hub-${c.id}.sqlite`);
-      if (afterSis(c)) copyStore(template, hubDb);
-      const h = hubAll(baseDir, hubDb, c.id);
-      if (c === sis) copyStore(hubDb, template);
-      const floorDb = path.join(work, `floor-${c.id}.sqlite`);
-      const fl = spawnChild(['--child', 'floor', '--from', hubDb, '--db', floorDb, '--connector', c.id, ...(afterSis(c) ? ['--base-db', template] : [])]).result as { written: number; ms: number };
-      for (const f of fs.readdirSync(work)) if (f.startsWith(`hub-${c.id}.sqlite`) || f.startsWith(`floor-${c.id}.sqlite`)) fs.rmSync(path.join(work, f));
-      const b = base.result as { rows: number; ms: number };
+      const bases: { rows: number; ms: number }[] = [];
+      const hubs: ReturnType<typeof hubAll>[] = [];
+      let fl: { written: number; ms: number } | undefined;
+      for (let k = 0; k < repeat; k++) {
+        bases.push(spawnChild(['--child', 'all-baseline', '--spec', JSON.stringify(spec), '--db', path.join(work, `baseline-${c.id}.sqlite`)]).result as { rows: number; ms: number });
+        removeStores('baseline');
+        const hubDb = path.join(work, `hub-${c.id}.sqlite`);
+        if (afterSis(c)) copyStore(template, hubDb);
+        hubs.push(hubAll(baseDir, hubDb, c.id));
+        if (k === 0) {
+          if (c === sis) copyStore(hubDb, template);
+          const floorDb = path.join(work, `floor-${c.id}.sqlite`);
+          fl = spawnChild(['--child', 'floor', '--from', hubDb, '--db', floorDb, '--connector', c.id, ...(afterSis(c) ? ['--base-db', template] : [])]).result as { written: number; ms: number };
+          removeStores('floor');
+        }
+        removeStores('hub');
+      }
+      const b = { rows: bases[0].rows, ms: median(bases.map((x) => x.ms)) };
+      const medianHub = median(hubs.map((x) => x.result.ms));
+      const h = { ...hubs.find((x) => x.result.ms === medianHub)!, maxRssMb: Math.max(...hubs.map((x) => x.maxRssMb)) };
       const r = h.result;
+      if (repeat > 1) {
+        const secs = (xs: number[]) => xs.map((x) => (x / 1000).toFixed(2)).join(' ');
+        repeats.push(`${c.id}: hub ${secs(hubs.map((x) => x.result.ms))} s, baseline ${secs(bases.map((x) => x.ms))} s, ratio per pair ${hubs.map((x, i) => (bases[i].ms / x.result.ms).toFixed(2)).join(' ')}`);
+      }
       const hubRate = b.rows / (r.ms / 1000);
       const baseRate = b.rows / (b.ms / 1000);
       totRows += b.rows;
       totHubMs += r.ms;
       totBaseMs += b.ms;
-      totFloorMs += fl.ms;
+      totFloorMs += fl!.ms;
       table.push([
         c.id + (afterSis(c) ? ' *' : ''), `${c.type} (${spec.format})`, fmtInt(b.rows), mb.toFixed(1), fmtInt(r.counts.read), fmtInt(r.counts.rejected),
-        (r.ms / 1000).toFixed(2), fmtInt(hubRate), fmtInt(baseRate), (hubRate / baseRate).toFixed(2), (fl.ms / 1000).toFixed(2), (mb / (r.ms / 1000)).toFixed(1), (mb / (fl.ms / 1000)).toFixed(1), `${h.maxRssMb.toFixed(0)} MB`, r.status,
+        (r.ms / 1000).toFixed(2), fmtInt(hubRate), fmtInt(baseRate), (hubRate / baseRate).toFixed(2), (fl!.ms / 1000).toFixed(2), (mb / (r.ms / 1000)).toFixed(1), (mb / (fl!.ms / 1000)).toFixed(1), `${h.maxRssMb.toFixed(0)} MB`, r.status,
       ]);
       if (r.error) skipped.push(`${c.id}: run ${r.status}: ${r.error}`);
       if (r.streams.length > 1) perStream.push(`${c.id}: ${r.streams.map((x) => `${x.stream} ${((x.durationMs ?? 0) / 1000).toFixed(2)}s (${fmtInt(x.counts.read)})`).join(', ')}`);
@@ -446,6 +483,10 @@ async function mainAll(outDir: string) {
       'lti-nrps is not in the demo.',
     ].join('\n'),
   );
+  if (repeat > 1) {
+    console.log(`${repeat} alternated runs each (the table shows the medians, and the highest peak RSS); every time, in run order:`);
+    for (const x of repeats) console.log(`  ${x}`);
+  }
   console.log('per stream (seconds, rows read; identity resolution and the sweep come between and after streams):');
   for (const s of perStream) console.log(`  ${s}`);
   for (const s of skipped) console.log(`note: ${s}`);
