@@ -5,6 +5,7 @@
  * change: the change and its log entry commit together (what the change feed and webhooks rely on).
  */
 import type { Knex } from 'knex';
+import { rowsOf } from './statements';
 
 export interface ChangeInput {
   /** A unified entity type, or a derived one (`mastery`, `plp`, ...): at most 32 characters. */
@@ -21,9 +22,7 @@ export interface ChangeInput {
 /** Reserves sequence numbers and writes the entries; returns their seqs in order. */
 export async function appendChanges(trx: Knex.Transaction, tenantId: string, changes: readonly ChangeInput[], at: string = new Date().toISOString()): Promise<number[]> {
   if (!changes.length) return [];
-  const r = (await trx.raw('update tenant_sequences set last_seq = last_seq + ? where tenant_id = ? returning last_seq', [changes.length, tenantId])) as
-    { rows?: { last_seq: number | string }[] } | { last_seq: number | string }[];
-  const rows = Array.isArray(r) ? r : r.rows ?? [];
+  const rows = rowsOf<{ last_seq: number | string }>(await trx.raw('update tenant_sequences set last_seq = last_seq + ? where tenant_id = ? returning last_seq', [changes.length, tenantId]));
   if (!rows.length) throw new Error(`tenant ${tenantId} has no sequence row (was it created with ensureTenants?)`);
   const last = Number(rows[0].last_seq);
   const first = last - changes.length + 1;
