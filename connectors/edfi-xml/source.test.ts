@@ -44,7 +44,7 @@ test('openText decodes 2-, 3- and 4-byte characters that straddle every chunk bo
   expect(out).toBe(text);
 });
 
-test('headOf decodes characters that straddle its 16 KiB reads, reads only as far as asked, and closes the file', () => {
+test('headOf decodes characters that straddle its 4 KiB reads, reads only as far as asked, and closes the file', () => {
   const parts: string[] = [];
   let size = 0;
   for (let i = 0; size < 100 * 1024; i++) {
@@ -56,11 +56,11 @@ test('headOf decodes characters that straddle its 16 KiB reads, reads only as fa
   const file = path.join(tmp, 'head.xml');
   fs.writeFileSync(file, text);
   expect([...headOf(file)].join('')).toBe(text);
-  // The first piece alone: 16 KiB of bytes at most, whole characters only.
+  // The first piece alone: 4 KiB of bytes at most, whole characters only.
   const it = headOf(file);
   const first = it.next().value as string;
-  expect(Buffer.byteLength(first)).toBeLessThanOrEqual(16 * 1024);
-  expect(Buffer.byteLength(first)).toBeGreaterThan(16 * 1024 - 4);
+  expect(Buffer.byteLength(first)).toBeLessThanOrEqual(4 * 1024);
+  expect(Buffer.byteLength(first)).toBeGreaterThan(4 * 1024 - 4);
   expect(text.startsWith(first)).toBe(true);
   it.return(undefined);
   // Stopping early closes the file (as sniffRoot's loop does when it breaks out).

@@ -75,20 +75,23 @@ export async function* openText(file: InterchangeFile | string): AsyncGenerator<
   }
 }
 
+/** Bytes per read of headOf: the root element is in the first few hundred bytes. */
+const HEAD_READ = 4 * 1024;
+
 /**
- * The start of a file as text, read synchronously SNIFF_READ bytes at a time, only as far as the consumer asks (the
- * root element is in the first few hundred bytes). Sniffing through a read stream (open, a 512 KiB read, close: each a
- * trip through the thread pool) took ~2 ms a file, ~8 ms for the first: ~20 ms of the run's clock for the six files of
- * a district, in the plan on the main thread and again in the read worker's first read.
+ * The start of a file as text, read synchronously HEAD_READ bytes at a time, only as far as the consumer asks (sniffRoot
+ * stops at the root element). Sniffing through a read stream (open, a 512 KiB read, close: each a trip through the
+ * thread pool) took ~2 ms a file, ~8 ms for the first: ~20 ms of the run's clock for the six files of a district, in
+ * the plan on the main thread and again in the read worker's first read.
  */
 export function* headOf(path: string): Generator<string> {
   const fd = openSync(path, 'r');
   try {
-    const buf = Buffer.allocUnsafe(SNIFF_READ + 3);
+    const buf = Buffer.allocUnsafe(HEAD_READ + 3);
     let carry = 0;
     let position = 0;
     for (;;) {
-      const n = readSync(fd, buf, carry, SNIFF_READ, position);
+      const n = readSync(fd, buf, carry, HEAD_READ, position);
       if (n === 0) {
         if (carry) yield buf.toString('utf8', 0, carry);
         return;
@@ -104,7 +107,6 @@ export function* headOf(path: string): Generator<string> {
     closeSync(fd);
   }
 }
-const SNIFF_READ = 16 * 1024;
 
 /** The length of `buf` without a UTF-8 sequence cut off at its end. */
 export function completeUtf8(buf: Buffer): number {
@@ -158,7 +160,7 @@ export async function describeFile(path: string, name: string): Promise<Intercha
   if (known) return { ...known };
   let sniffed;
   try {
-    sniffed = await sniffRoot(headOf(path));
+    sniffed = sniffRoot(headOf(path));
   } catch (e) {
     throw ioError(name, e);
   }

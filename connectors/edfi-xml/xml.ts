@@ -263,29 +263,18 @@ export class ElementReader {
   }
 }
 
-/** How much text sniffRoot parses at a time. */
-const SNIFF_STEP = 4096;
-
 /**
  * Reads only as far as the root element (a few hundred bytes in practice): enough to tell which interchange a file
- * is. At most `limit` characters are read; a file whose root is not found by then has none that matters.
+ * is. `input` is the file's text in small pieces (source.ts headOf: 4 KiB each), taken one at a time until the root
+ * is found; at most `limit` characters are read, and a file whose root is not found by then has none that matters.
  */
-export async function sniffRoot(
-  input: AsyncIterable<string | Buffer> | Iterable<string | Buffer>,
-  limit = 1 << 20,
-): Promise<{ root?: XmlRoot; error?: XmlSyntaxError }> {
+export function sniffRoot(input: Iterable<string>, limit = 1 << 20): { root?: XmlRoot; error?: XmlSyntaxError } {
   const reader = new ElementReader(() => false);
   let read = 0;
-  outer: for await (const chunk of input) {
-    const s = typeof chunk === 'string' ? chunk : chunk.toString('utf8');
-    // A few KB at a time: the root is near the top, and the rest of a 48 KB chunk would be parsed for nothing (on the
-    // main thread, with cold code: ~5 ms a file).
-    for (let at = 0; at < s.length; at += SNIFF_STEP) {
-      const part = s.slice(at, at + SNIFF_STEP);
-      reader.write(part);
-      read += part.length;
-      if (reader.root || reader.error || read >= limit) break outer;
-    }
+  for (const piece of input) {
+    reader.write(piece);
+    read += piece.length;
+    if (reader.root || reader.error || read >= limit) break;
   }
   if (!reader.root && !reader.error && read < limit) reader.end();
   // Errors after the root are for the read to find (with the records before them); only the root matters here.
