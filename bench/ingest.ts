@@ -426,21 +426,19 @@ async function mainAll(outDir: string) {
       const mb = files.reduce((a, f) => a + fs.statSync(f).size, 0) / 1e6;
       const bases: { rows: number; ms: number }[] = [];
       const hubs: ReturnType<typeof hubAll>[] = [];
-      let fl: { written: number; ms: number } | undefined;
+      const hubDb = path.join(work, `hub-${c.id}.sqlite`);
       for (let k = 0; k < repeat; k++) {
         bases.push(spawnChild(['--child', 'all-baseline', '--spec', JSON.stringify(spec), '--db', path.join(work, `baseline-${c.id}.sqlite`)]).result as { rows: number; ms: number });
         removeStores('baseline');
-        const hubDb = path.join(work, `hub-${c.id}.sqlite`);
+        removeStores('hub'); // the previous repetition's
         if (afterSis(c)) copyStore(template, hubDb);
         hubs.push(hubAll(baseDir, hubDb, c.id));
-        if (k === 0) {
-          if (c === sis) copyStore(hubDb, template);
-          const floorDb = path.join(work, `floor-${c.id}.sqlite`);
-          fl = spawnChild(['--child', 'floor', '--from', hubDb, '--db', floorDb, '--connector', c.id, ...(afterSis(c) ? ['--base-db', template] : [])]).result as { written: number; ms: number };
-          removeStores('floor');
-        }
-        removeStores('hub');
       }
+      // The last run's store: the SIS template for the connectors after it, and the rows its storage floor re-inserts.
+      if (c === sis) copyStore(hubDb, template);
+      const fl = spawnChild(['--child', 'floor', '--from', hubDb, '--db', path.join(work, `floor-${c.id}.sqlite`), '--connector', c.id, ...(afterSis(c) ? ['--base-db', template] : [])]).result as { written: number; ms: number };
+      removeStores('floor');
+      removeStores('hub');
       const b = { rows: bases[0].rows, ms: median(bases.map((x) => x.ms)) };
       const medianHub = median(hubs.map((x) => x.result.ms));
       const h = { ...hubs.find((x) => x.result.ms === medianHub)!, maxRssMb: Math.max(...hubs.map((x) => x.maxRssMb)) };
@@ -454,10 +452,10 @@ async function mainAll(outDir: string) {
       totRows += b.rows;
       totHubMs += r.ms;
       totBaseMs += b.ms;
-      totFloorMs += fl!.ms;
+      totFloorMs += fl.ms;
       table.push([
         c.id + (afterSis(c) ? ' *' : ''), `${c.type} (${spec.format})`, fmtInt(b.rows), mb.toFixed(1), fmtInt(r.counts.read), fmtInt(r.counts.rejected),
-        (r.ms / 1000).toFixed(2), fmtInt(hubRate), fmtInt(baseRate), (hubRate / baseRate).toFixed(2), (fl!.ms / 1000).toFixed(2), (mb / (r.ms / 1000)).toFixed(1), (mb / (fl!.ms / 1000)).toFixed(1), `${h.maxRssMb.toFixed(0)} MB`, r.status,
+        (r.ms / 1000).toFixed(2), fmtInt(hubRate), fmtInt(baseRate), (hubRate / baseRate).toFixed(2), (fl.ms / 1000).toFixed(2), (mb / (r.ms / 1000)).toFixed(1), (mb / (fl.ms / 1000)).toFixed(1), `${h.maxRssMb.toFixed(0)} MB`, r.status,
       ]);
       if (r.error) skipped.push(`${c.id}: run ${r.status}: ${r.error}`);
       if (r.streams.length > 1) perStream.push(`${c.id}: ${r.streams.map((x) => `${x.stream} ${((x.durationMs ?? 0) / 1000).toFixed(2)}s (${fmtInt(x.counts.read)})`).join(', ')}`);
