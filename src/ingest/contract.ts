@@ -35,7 +35,8 @@ export interface SourceRecord {
   /**
    * `raw` already serialized to JSON, as the store keeps it: set instead of `raw` when the connector holds a page of
    * large payloads (Ed-Fi XML elements: the string survives while the page is built, the element's object tree dies
-   * young and costs the GC nothing). The threaded reader sets it in the worker for the others.
+   * young and costs the GC nothing). Records read in the worker thread arrive with it set: the worker serializes
+   * `raw` as the page crosses (src/ingest/read-wire.ts).
    */
   rawJson?: string;
   /** Where it came from, for reports: `users.csv:17`, `$.users[3]`. */
