@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { openThreadedRead, openThreadedReads, prepareReadsFor, readWorkerRunning, readsInWorker, terminateReadWorker } from '../src/ingest/threaded-read';
 import { getConnector, registerConnector } from '../src/ingest/registry';
-import { AheadBudget, MAX_BYTES_AHEAD, PAGES_AHEAD, StartOrder, pageBytes } from '../src/ingest/read-budget';
+import { AheadBudget, MAX_BYTES_AHEAD, PAGES_AHEAD, StartOrder, pageBytes } from '../src/ingest/read-pacing';
 import { fromWire, toWire, type WirePage } from '../src/ingest/read-wire';
 import { silentLogger } from '../src/core/logger';
 import { HubError } from '../src/core/errors';
@@ -240,7 +240,7 @@ describe('the wire format of threaded reads', () => {
   });
 });
 
-describe('how far the read worker runs ahead', () => {
+describe('how far the read worker runs ahead, and in what order its reads start', () => {
   const page = (records: number, rawChars: number): WirePage =>
     toWire({ records: Array.from({ length: records }, (_, i) => ({ type: 'person' as const, sourceId: `p${i}`, data: { a: 1 }, ...(rawChars ? { rawJson: 'x'.repeat(rawChars) } : {}) })) });
 

@@ -1,6 +1,6 @@
 /**
  * The worker-thread side of threaded reads (see threaded-read.ts): runs a built-in connector's `read` and posts its
- * pages to the main thread, a bounded number ahead (read-budget.ts), so parsing and mapping the next pages overlaps
+ * pages to the main thread, a bounded number ahead (read-pacing.ts), so parsing and mapping the next pages overlaps
  * the main thread's validating and writing of the current one.
  *
  * Messages in:  {op: 'read', id, type, stream, settings, ctx: {tenantId, connectorId, baseDir, mode, cursor}, port}
@@ -15,7 +15,7 @@
 import { parentPort, type MessagePort } from 'node:worker_threads';
 import pino from 'pino';
 import { builtinConnector } from './registry';
-import { AheadBudget, StartOrder, pageBytes } from './read-budget';
+import { AheadBudget, StartOrder, pageBytes } from './read-pacing';
 import { isHubError } from '../core/errors';
 import type { Cursor, SyncMode } from './contract';
 import { toWire, type WirePage } from './read-wire';

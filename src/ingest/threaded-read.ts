@@ -6,7 +6,7 @@
  * loads only the connectors' modules it is asked for (~30 ms); holding it costs nothing while idle (unref'd).
  *
  * Pages cross as two strings, the records' JSON and their raw payloads (read-wire.ts); the worker runs at most
- * PAGES_AHEAD pages ahead per read and MAX_BYTES_AHEAD across reads (read-budget.ts), so memory stays bounded whatever
+ * PAGES_AHEAD pages ahead per read and MAX_BYTES_AHEAD across reads (read-pacing.ts), so memory stays bounded whatever
  * the file size. Errors keep their HubError code, message and details; anything else becomes an internal error with
  * the worker's stack (logged, not shown). A run that is cancelled, or stops reading early, cancels the worker's read.
  *
@@ -24,7 +24,7 @@
  * Tried without gain (session 6): reads taking turns in plan order inside the worker, page by page, and reading the
  * small streams in the main thread (the worker then parsed the large ones side by side and the students' join came
  * later). What did pay (session 8, −2.5% median on that sync): each read starts only once the reads before it have
- * their first page out (StartOrder, read-budget.ts), so the tiny organizations stream is no longer held up by the
+ * their first page out (StartOrder, read-pacing.ts), so the tiny organizations stream is no longer held up by the
  * students' join and the assessment file, and the join no longer shares the thread while the main thread waits for it.
  */
 import path from 'node:path';
@@ -254,7 +254,7 @@ export function openThreadedRead(type: string, stream: string, settings: Record<
  * How many of the following streams a threaded run opens while it writes one. A stream that yields little from a
  * large file (Ed-Fi reads StudentDiscipline.xml once per incident, participant and action stream) is parsed while the
  * main thread still writes, instead of while it waits. Each open stream holds at most PAGES_AHEAD pages, and all of
- * them together at most MAX_BYTES_AHEAD (read-budget.ts). On the 10k-student Ed-Fi sync with 2 ahead, the last
+ * them together at most MAX_BYTES_AHEAD (read-pacing.ts). On the 10k-student Ed-Fi sync with 2 ahead, the last
  * discipline stream was opened only when the main thread reached the one before it, which then waited ~50 ms for its
  * page.
  */

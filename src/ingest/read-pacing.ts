@@ -1,8 +1,9 @@
 /**
- * How far the read worker (read-worker.ts) may run ahead of the main thread: at most PAGES_AHEAD pages per read, and
- * at most MAX_BYTES_AHEAD bytes across reads (the raw payloads are most of a page). Page counts alone would let a
- * 50,000-record page size, or an interchange of very large elements, hold hundreds of MB in the queue. One page per
- * read may always be in flight, so every read progresses. And in what order reads start their work (StartOrder).
+ * The read worker's pacing (read-worker.ts): how far it may run ahead of the main thread (AheadBudget), and in what
+ * order its reads start (StartOrder). Ahead: at most PAGES_AHEAD pages per read, and at most MAX_BYTES_AHEAD bytes
+ * across reads (the raw payloads are most of a page). Page counts alone would let a 50,000-record page size, or an
+ * interchange of very large elements, hold hundreds of MB in the queue. One page per read may always be in flight,
+ * so every read progresses.
  */
 import type { WirePage } from './read-wire';
 
