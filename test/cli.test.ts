@@ -44,6 +44,22 @@ describe('hub CLI', () => {
     expect(ok.stdout).toContain('valid (1 tenant(s), 2 connector(s)');
   });
 
+  it('sync exits with the error when a connector that reads in the worker fails before its first read (its plan)', () => {
+    // The read worker is started as soon as the config is loaded; a run that fails before opening a read must not
+    // leave it holding the process open (it did: the worker's message listener re-referenced it).
+    const src = path.join(dir, 'not-edfi');
+    fs.mkdirSync(src);
+    fs.writeFileSync(path.join(src, 'Roster.xml'), '<?xml version="1.0"?>\n<Roster xmlns="http://example.org/x"><a/></Roster>\n');
+    const edfiCfg = path.join(dir, 'edfi.config.json');
+    fs.writeFileSync(edfiCfg, JSON.stringify({
+      database: { url: './edfi.sqlite' },
+      tenants: [{ id: 'acme', name: 'Acme USD', connectors: [{ id: 'state', type: 'edfi-xml', settings: { path: src } }] }],
+    }));
+    const r = spawnSync(process.execPath, [...CLI, '--config', edfiCfg, 'sync', 'state'], { encoding: 'utf8', env: { ...env, HUB_READ_THREADS: 'auto' }, cwd: ROOT, timeout: 20000 });
+    expect(r.status).toBe(1); // a process left hanging is killed at the timeout, with another status
+    expect(r.stdout).toContain('error source_invalid: Roster.xml:2: the root element is <Roster>, not an Ed-Fi interchange');
+  });
+
   it('sync --dry-run writes nothing, sync writes, a re-run is all unchanged, runs lists them', () => {
     const dry = hub(['--config', cfg, 'sync', 'sis', '--dry-run']);
     expect(dry.code).toBe(0);

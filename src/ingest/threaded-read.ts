@@ -52,7 +52,6 @@ function startWorker(): Worker {
   // From src/ (tsx, jest) the worker needs the TypeScript loader; from dist/ it is plain JavaScript.
   const file = path.join(__dirname, `read-worker${path.extname(__filename)}`);
   const w = __filename.endsWith('.ts') ? new Worker(`require('tsx/cjs'); require(${JSON.stringify(file)});`, { eval: true, resourceLimits: LIMITS }) : new Worker(file, { resourceLimits: LIMITS });
-  w.unref();
   w.on('message', (m: FromWorker) => {
     if (m.op === 'log') {
       // Connector log lines carry no job id: the logger of any active read (they share tenant/connector bindings per run).
@@ -68,6 +67,10 @@ function startWorker(): Worker {
   };
   w.on('error', fail);
   w.on('exit', (code) => fail(new Error(`exit code ${code}`)));
+  // Idle, it must not hold the process open (a read refs it while it runs). Unref'd after the listeners: adding the
+  // 'message' listener refs the worker's port again, and a run that failed before its first read (a plan error) left
+  // `hub sync` hanging once its work was done.
+  w.unref();
   return w;
 }
 
